@@ -17,87 +17,38 @@ CONTRACT used by ``swarmstore.checkpoints`` (keep these names and meanings):
 Frames describe themselves (a header naming the codec chain and its config), so
 any later swarmstore can decode what an earlier one wrote.
 
-This placeholder (zstd only) is replaced by the byte-plane / entropy / delta
-codec of issue 3; the contract above stays.
+Modules, one transform each (zarr-style: registered id + JSON config):
+
+- ``delta``: ``Delta(op="sub"|"xor", width)`` against the parent chunk;
+- ``planes``: ``BytePlanes(width)`` byte-plane split of floating elements;
+- ``coders``: per-plane stream coders ``raw``, ``zstd``, ``zstd-lit``
+  (huffman-only zstd), ``lz4``;
+- ``frame``: frame layout and versioning; ``registry``: id -> class;
+- ``pipeline``: policy choices, encode/decode of one chunk.
+
+Every frame carries an xxh3 checksum of the raw chunk, so a garbled frame or a
+wrong base is a ``CodecError``, never silently wrong bytes. Encode and decode
+are safe to call from many threads at once; the heavy work (numpy, zstd)
+releases the GIL.
 """
 
 from __future__ import annotations
 
-import json
-import struct
-from dataclasses import dataclass
-from typing import Literal
+from swarmstore.codec import coders as coders  # registers the stream coders
+from swarmstore.codec.pipeline import (
+    CodecPolicy,
+    Compression,
+    EncodedFrame,
+    decode_chunk,
+    encode_chunk,
+    frame_codec_name,
+)
 
-import zstandard
-
-from swarmstore.errors import CodecError, UnknownCodecError
-
-Compression = Literal["auto", "max", "fast", "none"]
-_MAGIC = b"SWC1"
-
-
-@dataclass(frozen=True, slots=True)
-class CodecPolicy:
-    compression: Compression = "auto"
-    threads: int = 0  # 0: all cores
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedFrame:
-    frame: bytes
-    is_delta: bool
-
-
-def _pack(header: dict[str, object], payload: bytes) -> bytes:
-    head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    return _MAGIC + struct.pack("<H", len(head)) + head + payload
-
-
-def _unpack(frame: bytes | memoryview) -> tuple[dict[str, object], memoryview]:
-    view = memoryview(frame)
-    if len(view) < 6 or bytes(view[:4]) != _MAGIC:
-        raise CodecError("not a swarmstore frame (bad magic)")
-    (head_len,) = struct.unpack("<H", view[4:6])
-    try:
-        header = json.loads(bytes(view[6 : 6 + head_len]))
-    except ValueError as exc:
-        raise CodecError(f"malformed frame header: {exc}") from None
-    return header, view[6 + head_len :]
-
-
-def encode_chunk(
-    raw: bytes | memoryview,
-    dtype: str,
-    policy: CodecPolicy,
-    base: bytes | memoryview | None = None,
-) -> EncodedFrame:
-    data = bytes(raw)
-    if policy.compression != "none":
-        packed = zstandard.ZstdCompressor(level=3).compress(data)
-        if len(packed) < len(data):
-            return EncodedFrame(_pack({"id": "zstd"}, packed), False)
-    return EncodedFrame(_pack({"id": "raw"}, data), False)
-
-
-def decode_chunk(
-    frame: bytes | memoryview,
-    dtype: str,
-    raw_length: int,
-    base: bytes | memoryview | None = None,
-) -> bytearray:
-    header, payload = _unpack(frame)
-    codec_id = str(header.get("id"))
-    if codec_id == "raw":
-        out = bytearray(payload)
-    elif codec_id == "zstd":
-        out = bytearray(zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length))
-    else:
-        raise UnknownCodecError(codec_id)
-    if len(out) != raw_length:
-        raise CodecError(f"frame decoded to {len(out)} bytes, expected {raw_length}")
-    return out
-
-
-def frame_codec_name(frame: bytes | memoryview) -> str:
-    header, _ = _unpack(frame)
-    return str(header.get("id"))
+__all__ = [
+    "CodecPolicy",
+    "Compression",
+    "EncodedFrame",
+    "decode_chunk",
+    "encode_chunk",
+    "frame_codec_name",
+]

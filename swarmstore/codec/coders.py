@@ -1,0 +1,172 @@
+"""Stream coders: compress one plane (or a whole chunk) of bytes.
+
+``zstd-lit`` is zstd tuned to behave as a pure order-0 entropy coder: the fast
+strategy with a tiny hash table and the longest minimum match finds almost no
+matches, so nearly every byte goes to zstd's huff0 literal coder in full
+128 KiB blocks. On exponent planes this is both smaller and several times faster
+than ordinary zstd levels (matches on near-random symbols cost more than
+they save) -- the same coder ZipNN uses, reached through python-zstandard,
+whose calls release the GIL. Its output is an ordinary zstd frame.
+
+Compressor and decompressor objects are cached per thread (they are not
+thread-safe, and building one per call costs more than a small plane).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import lz4.block
+import zstandard
+
+from swarmstore.codec.registry import register
+from swarmstore.errors import CodecError
+
+_local = threading.local()
+
+
+def _cache() -> dict[object, Any]:
+    cache: dict[object, Any] | None = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    return cache
+
+
+def _zstd_compressor(key: object) -> zstandard.ZstdCompressor:
+    cache = _cache()
+    cctx = cache.get(key)
+    if cctx is None:
+        if key == "lit":
+            params = zstandard.ZstdCompressionParameters(
+                window_log=17,  # >= 128 KiB: full-size blocks, one huffman table each
+                hash_log=6,
+                chain_log=6,
+                search_log=1,
+                min_match=7,
+                target_length=0,
+                strategy=zstandard.STRATEGY_FAST,
+                write_content_size=True,
+                write_checksum=False,
+            )
+            cctx = zstandard.ZstdCompressor(compression_params=params)
+        else:
+            cctx = zstandard.ZstdCompressor(level=int(key), write_checksum=False)  # type: ignore[call-overload]
+        cache[key] = cctx
+    return cctx
+
+
+def _zstd_decompress_into(payload: memoryview, out: memoryview) -> None:
+    cache = _cache()
+    dctx = cache.get("d")
+    if dctx is None:
+        dctx = cache["d"] = zstandard.ZstdDecompressor()
+    reader = dctx.stream_reader(payload, read_across_frames=False)
+    pos, size = 0, len(out)
+    while pos < size:
+        got = reader.readinto(out[pos:])
+        if not got:
+            raise CodecError(f"zstd stream ended after {pos} of {size} bytes")
+        pos += got
+    if reader.read(1):
+        raise CodecError("zstd stream longer than its plane")
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Raw:
+    codec_id = "raw"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Raw:
+        if config:
+            raise CodecError(f"bad raw config {config!r}")
+        return cls()
+
+    def encode(self, data: memoryview) -> bytes | memoryview:
+        return data
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        if len(payload) != len(out):
+            raise CodecError(f"raw stream has {len(payload)} bytes, expected {len(out)}")
+        out[:] = payload
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Zstd:
+    level: int = 3
+    codec_id = "zstd"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"level": self.level}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Zstd:
+        level = config.get("level", 3)
+        if type(level) is not int or set(config) - {"level"}:
+            raise CodecError(f"bad zstd config {config!r}")
+        return cls(level)
+
+    def encode(self, data: memoryview) -> bytes:
+        return _zstd_compressor(self.level).compress(data)
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        _zstd_decompress_into(payload, out)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ZstdLiterals:
+    codec_id = "zstd-lit"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ZstdLiterals:
+        if config:
+            raise CodecError(f"bad zstd-lit config {config!r}")
+        return cls()
+
+    def encode(self, data: memoryview) -> bytes:
+        return _zstd_compressor("lit").compress(data)
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        _zstd_decompress_into(payload, out)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Lz4:
+    codec_id = "lz4"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Lz4:
+        if config:
+            raise CodecError(f"bad lz4 config {config!r}")
+        return cls()
+
+    def encode(self, data: memoryview) -> bytes:
+        packed: bytes = lz4.block.compress(data, store_size=False)
+        return packed
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        try:
+            got = lz4.block.decompress(payload, uncompressed_size=len(out))
+        except lz4.block.LZ4BlockError as exc:
+            raise CodecError(f"corrupt lz4 stream: {exc}") from None
+        if len(got) != len(out):
+            raise CodecError(f"lz4 stream has {len(got)} bytes, expected {len(out)}")
+        out[:] = got

@@ -1,0 +1,375 @@
+"""Choosing and running the codec chain for one chunk.
+
+Encode: [delta] -> planes -> one stream coder per plane. Choices are made from
+small samples (order-0 entropy and trial compression of a few 16 KiB windows),
+so the expensive full-size compression runs once per plane in the common case.
+Decode follows the chain the frame header names, writing into one bytearray.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import xxhash
+import zstandard
+
+from swarmstore.codec import frame as framing
+from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
+from swarmstore.codec.delta import Delta
+from swarmstore.codec.planes import BytePlanes
+from swarmstore.codec.registry import codec_from_json, codec_to_json
+from swarmstore.dtypes import dtype_info
+from swarmstore.errors import CodecError, UnknownCodecError
+
+Compression = Literal["auto", "max", "fast", "none"]
+_COMPRESSIONS = ("auto", "max", "fast", "none")
+
+_SAMPLE_WINDOWS = 4
+_WINDOW = 16 * 1024  # bytes per plane per window
+_RAW_ENTROPY = {"fast": 7.6, "auto": 7.95, "max": 7.99}  # bits/byte above which a plane stays raw
+
+
+@dataclass(frozen=True, slots=True)
+class CodecPolicy:
+    """How hard to compress.
+
+    ``compression``: "auto" (balanced, default), "max" (smallest; slow),
+    "fast" (cheapest coders) or "none" (raw frames). ``threads``: worker count
+    the caller uses for chunks (0: all cores); the codec itself is single-threaded
+    per call and releases the GIL inside compressor calls.
+    """
+
+    compression: Compression = "auto"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.compression not in _COMPRESSIONS:
+            raise ValueError(
+                f"compression must be one of {_COMPRESSIONS}, not {self.compression!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    frame: bytes
+    is_delta: bool
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _widths(dtype: str, length: int) -> tuple[int, int, bool]:
+    """-> (plane width, delta width, floating) for a chunk of ``length`` bytes."""
+    info = dtype_info(dtype)
+    floating = info.is_floating
+    component = info.itemsize // 2 if info.kind == "complex" else info.itemsize
+    if component not in (1, 2, 4, 8) or length % component:
+        component = 1
+    return (component if floating else 1), component, floating
+
+
+def _entropy(sample: np.ndarray) -> float:
+    if sample.size == 0:
+        return 0.0
+    counts = np.bincount(sample, minlength=256)
+    p = counts[counts > 0] / sample.size
+    return float(-(p * np.log2(p)).sum())
+
+
+def _sample_rows(n_elems: int, width: int) -> slice | np.ndarray:
+    """Element indices of a few evenly spread windows (all of a small chunk)."""
+    per = max(1, _WINDOW)  # elements per window (each plane byte of an element is 1 byte)
+    if n_elems <= per * _SAMPLE_WINDOWS:
+        return slice(None)
+    starts = np.linspace(0, n_elems - per, _SAMPLE_WINDOWS).astype(np.int64)
+    return (starts[:, None] + np.arange(per)[None, :]).ravel()
+
+
+def _sample_planes(data: np.ndarray, width: int) -> np.ndarray:
+    """(width, k) sample of the planes of ``data`` (uint8, length divisible by width)."""
+    rows = data.reshape(-1, width)
+    return rows[_sample_rows(rows.shape[0], width)].T.copy()
+
+
+def _estimate(data: np.ndarray, width: int) -> float:
+    """Rough encoded size (bytes) of ``data`` as planes, from order-0 entropy of a sample."""
+    if data.size == 0:
+        return 0.0
+    sample = _sample_planes(data, width)
+    bits = sum(min(_entropy(plane), 8.0) for plane in sample)
+    return bits / 8.0 * data.size / width
+
+
+class _Choice:
+    """Pick a coder for one plane (sample trial), then encode it."""
+
+    @staticmethod
+    def candidates(policy: str, floating: bool, entropy: float) -> list[Any]:
+        if entropy > _RAW_ENTROPY[policy]:
+            return []
+        if policy == "fast":
+            return [ZstdLiterals()] if floating and entropy > 1.0 else [Zstd(1)]
+        if policy == "auto":
+            return [ZstdLiterals(), Zstd(3)] if entropy < 5.0 or not floating else [ZstdLiterals()]
+        return [ZstdLiterals(), Zstd(3), Zstd(19)]
+
+
+def _encode_plane(
+    plane: np.ndarray, sample: np.ndarray, policy: str, floating: bool
+) -> tuple[Any, bytes | memoryview]:
+    view = plane.data
+    if plane.size == 0:
+        return Raw(), view
+    candidates = _Choice.candidates(policy, floating, _entropy(sample))
+    if len(candidates) > 1 and policy != "max":
+        trial = np.ascontiguousarray(sample).data
+        candidates = [min(candidates, key=lambda c: len(c.encode(trial)))]
+    best: tuple[Any, bytes | memoryview] = (Raw(), view)
+    for coder in candidates:
+        packed = coder.encode(view)
+        if len(packed) < len(best[1]):
+            best = (coder, packed)
+    return best
+
+
+def _encode_with(
+    data: np.ndarray, chain: list[Any], width: int, policy: str, floating: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes | memoryview]]:
+    planer = BytePlanes(width)
+    planes = planer.split(data)
+    samples = _sample_planes(data, width)
+    streams, payloads = [], []
+    for plane, sample in zip(planes, samples, strict=True):
+        coder, payload = _encode_plane(plane, sample, policy, floating)
+        streams.append(codec_to_json(coder))
+        payloads.append(payload)
+    specs = [codec_to_json(c) for c in chain]
+    if width > 1:
+        specs.append(codec_to_json(planer))
+    return specs, streams, payloads
+
+
+def _frame(raw_len: int, digest: str, encoded: tuple[list[Any], list[Any], list[Any]]) -> bytes:
+    chain, streams, payloads = encoded
+    header = {
+        "len": raw_len,
+        "xxh3": digest,
+        "chain": chain,
+        "streams": streams,
+        "sizes": [len(p) for p in payloads],
+    }
+    return framing.pack(header, payloads)
+
+
+def _as_u8(buf: bytes | bytearray | memoryview) -> np.ndarray:
+    view = memoryview(buf)
+    if not view.contiguous:
+        raise CodecError("chunk buffer must be contiguous")
+    return np.frombuffer(
+        view.cast("B") if view.format != "B" or view.ndim != 1 else view, dtype=np.uint8
+    )
+
+
+# ---------------------------------------------------------------- public API
+
+
+def encode_chunk(
+    raw: bytes | bytearray | memoryview,
+    dtype: str,
+    policy: CodecPolicy,
+    base: bytes | bytearray | memoryview | None = None,
+) -> EncodedFrame:
+    data = _as_u8(raw)
+    n = data.size
+    digest = xxhash.xxh3_64_hexdigest(data.data)
+    mode = policy.compression
+    if mode == "none" or n == 0:
+        return EncodedFrame(_frame(n, digest, ([], [codec_to_json(Raw())], [data.data])), False)
+    plane_width, delta_width, floating = _widths(dtype, n)
+    full_cost = _estimate(data, plane_width) if base is not None else 0.0
+
+    if base is not None:
+        base_u8 = _as_u8(base)
+        if base_u8.size != n:
+            raise CodecError(f"base has {base_u8.size} bytes, chunk has {n}")
+        kind = dtype_info(dtype).kind
+        ops = ("xor",) if kind in ("bool", "bits") else ("sub", "xor")
+        # int deltas (zigzag) leave zero high bytes: split them into planes too
+        dwidth = delta_width if kind not in ("bool", "bits") else 1
+        options = []
+        for op in ops:
+            codec = Delta(op, dwidth)
+            delta = codec.encode(data, base_u8)
+            options.append((_estimate(delta, dwidth), codec, delta))
+        options.sort(key=lambda o: o[0])
+        tried = options if mode == "max" else options[:1]
+        best_frame: bytes | None = None
+        for _, codec, delta in tried:
+            f = _frame(n, digest, _encode_with(delta, [codec], dwidth, mode, True))
+            if best_frame is None or len(f) < len(best_frame):
+                best_frame = f
+        assert best_frame is not None
+        if mode != "max" and options[0][0] < 0.9 * full_cost:
+            return EncodedFrame(best_frame, True)
+        full = _frame(n, digest, _encode_with(data, [], plane_width, mode, floating))
+        if len(best_frame) < len(full):
+            return EncodedFrame(best_frame, True)
+        return EncodedFrame(full, False)
+
+    return EncodedFrame(
+        _frame(n, digest, _encode_with(data, [], plane_width, mode, floating)), False
+    )
+
+
+_scratch = threading.local()
+
+
+def _scratch_buffer(size: int) -> np.ndarray:
+    buf: np.ndarray | None = getattr(_scratch, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 1 << 20), dtype=np.uint8)
+        _scratch.buf = buf
+    return buf[:size]
+
+
+def _decode_v2(
+    header: dict[str, Any], payload: memoryview, raw_length: int, base: Any
+) -> bytearray:
+    if header.get("len") != raw_length:
+        raise CodecError(f"frame holds {header.get('len')!r} bytes, expected {raw_length}")
+    chain_json, streams_json, sizes = (
+        header.get("chain"),
+        header.get("streams"),
+        header.get("sizes"),
+    )
+    if (
+        not isinstance(chain_json, list)
+        or not isinstance(streams_json, list)
+        or not isinstance(sizes, list)
+    ):
+        raise CodecError("malformed frame header: chain/streams/sizes missing")
+    chain = [codec_from_json(s) for s in chain_json]
+    streams = [codec_from_json(s) for s in streams_json]
+    delta: Delta | None = None
+    planer = BytePlanes(1)
+    for codec in chain:
+        if isinstance(codec, Delta) and delta is None and planer.width == 1:
+            delta = codec
+        elif isinstance(codec, BytePlanes) and planer.width == 1:
+            planer = codec
+        else:
+            raise CodecError(f"unsupported codec chain {chain_json!r}")
+    if any(not hasattr(s, "decode_into") for s in streams):
+        raise CodecError(f"not a stream coder in {streams_json!r}")
+    width = planer.width
+    if raw_length % width or (delta is not None and raw_length % delta.width):
+        raise CodecError(f"{raw_length} bytes do not split into width {width}")
+    if len(streams) != width or len(sizes) != width:
+        raise CodecError(f"{len(streams)} streams for {width} planes")
+    if any(type(s) is not int or s < 0 for s in sizes) or sum(sizes) != len(payload):
+        raise CodecError(f"stream sizes {sizes!r} do not match the {len(payload)}-byte payload")
+    if delta is not None:
+        if base is None:
+            raise CodecError("delta frame needs its base chunk to decode")
+        base_u8 = _as_u8(base)
+        if base_u8.size != raw_length:
+            raise CodecError(f"base has {base_u8.size} bytes, frame expects {raw_length}")
+
+    out = bytearray(raw_length)
+    out_u8 = np.frombuffer(out, dtype=np.uint8)
+    plane_len = raw_length // width
+    pos = 0
+    if width == 1:
+        streams[0].decode_into(payload[: sizes[0]], memoryview(out))
+    else:
+        scratch = _scratch_buffer(raw_length)
+        target = scratch.data
+        for i, (coder, size) in enumerate(zip(streams, sizes, strict=True)):
+            coder.decode_into(
+                payload[pos : pos + size], target[i * plane_len : (i + 1) * plane_len]
+            )
+            pos += size
+        planer.join_into(scratch, out_u8)
+    if delta is not None:
+        delta.decode_inplace(out_u8, base_u8)
+    digest = header.get("xxh3")
+    if digest != xxhash.xxh3_64_hexdigest(out):
+        raise CodecError("decoded chunk fails its checksum (corrupt frame or wrong base)")
+    return out
+
+
+def _decode_v1(header: dict[str, Any], payload: memoryview, raw_length: int) -> bytearray:
+    codec_id = str(header.get("id"))
+    if codec_id == "raw":
+        out = bytearray(payload)
+    elif codec_id == "zstd":
+        out = bytearray(
+            zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
+        )
+    else:
+        raise UnknownCodecError(codec_id)
+    if len(out) != raw_length:
+        raise CodecError(f"frame decoded to {len(out)} bytes, expected {raw_length}")
+    return out
+
+
+def decode_chunk(
+    frame: bytes | bytearray | memoryview,
+    dtype: str,
+    raw_length: int,
+    base: bytes | bytearray | memoryview | None = None,
+) -> bytearray:
+    version, header, payload = framing.unpack(frame)
+    try:
+        if version == 1:
+            return _decode_v1(header, payload, raw_length)
+        return _decode_v2(header, payload, raw_length, base)
+    except CodecError:
+        raise
+    except (
+        zstandard.ZstdError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+    ) as exc:
+        raise CodecError(f"corrupt frame: {type(exc).__name__}: {exc}") from None
+
+
+def frame_codec_name(frame: bytes | bytearray | memoryview) -> str:
+    """Short human name of a frame's chain, e.g. ``delta.sub>planes4>zstd-lit+raw``."""
+    version, header, _ = framing.unpack(frame)
+    if version == 1:
+        return str(header.get("id"))
+    try:
+        return _chain_name(header)
+    except (AttributeError, TypeError) as exc:
+        raise CodecError(f"malformed frame header: {exc}") from None
+
+
+def _chain_name(header: dict[str, Any]) -> str:
+    parts = []
+    for spec in header.get("chain", []):
+        if not isinstance(spec, dict):
+            raise CodecError("malformed frame header")
+        if spec.get("id") == "delta":
+            parts.append(f"delta.{spec.get('op')}")
+        elif spec.get("id") == "planes":
+            parts.append(f"planes{spec.get('width')}")
+        else:
+            parts.append(str(spec.get("id")))
+    coders = []
+    for spec in header.get("streams", []):
+        name = str(spec.get("id")) if isinstance(spec, dict) else "?"
+        if name not in coders:
+            coders.append(name)
+    parts.append("+".join(coders))
+    return ">".join(parts)
+
+
+__all__ = ["CodecPolicy", "EncodedFrame", "decode_chunk", "encode_chunk", "frame_codec_name"]

@@ -1,0 +1,63 @@
+"""Registered codec names -> codec classes.
+
+Two kinds of codec are chained in a frame (zarr-style, one transform each):
+
+- *transforms* (``delta``, ``planes``) map a chunk's bytes to bytes of the same
+  length (the ``planes`` transform regroups bytes so that plane ``i`` of every
+  element is contiguous);
+- *stream coders* (``raw``, ``zstd``, ``zstd-lit``, ``lz4``) compress one plane.
+
+Every codec has a registered ``codec_id`` and a JSON-able ``config``; the frame
+header stores ``{"id": codec_id, **config}`` so a later swarmstore can rebuild
+the codec with ``from_config``. Names, once written, are never reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+from swarmstore.errors import CodecError, UnknownCodecError
+
+
+class Codec(Protocol):
+    codec_id: str
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Codec: ...
+
+
+_REGISTRY: dict[str, type[Any]] = {}
+C = TypeVar("C", bound=type[Any])
+
+
+def register(cls: C) -> C:
+    """Class decorator: make ``cls`` decodable under its ``codec_id``."""
+    name = cls.codec_id
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"codec id {name!r} registered twice")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def codec_from_json(spec: object) -> Any:
+    """Rebuild a codec from its header entry ``{"id": ..., **config}``."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+        raise CodecError(f"malformed codec entry in frame header: {spec!r}")
+    config = dict(spec)
+    codec_id = config.pop("id")
+    cls = _REGISTRY.get(codec_id)
+    if cls is None:
+        raise UnknownCodecError(codec_id)
+    try:
+        return cls.from_config(config)
+    except CodecError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CodecError(f"bad config for codec {codec_id!r}: {config!r} ({exc})") from None
+
+
+def codec_to_json(codec: Any) -> dict[str, Any]:
+    return {"id": codec.codec_id, **codec.config}
