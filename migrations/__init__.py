@@ -1,0 +1,1 @@
+"""Alembic revisions of the swarmstore schema (installed as ``swarmstore_migrations``)."""

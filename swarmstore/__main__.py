@@ -1,0 +1,3 @@
+from swarmstore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Decode a manifest back into tensors, verifying every chunk.
+
+Chunks decode on a thread pool (the codec releases the GIL); a delta chunk
+first decodes its base chain (at most ``keyframe_interval`` frames). Every
+decoded chunk is re-hashed; any mismatch, missing blob or bad frame is a
+``CorruptDataError`` naming the tensor — bad tensors are never returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+
+import torch
+
+from swarmstore.blobs import BlobStore
+from swarmstore.checkpoints.hashing import raw_hash
+from swarmstore.checkpoints.manifest import ChunkEntry, TensorEntry
+from swarmstore.checkpoints.tensors import tensor_from_bytes
+from swarmstore.codec import decode_chunk
+from swarmstore.errors import CodecError, CorruptDataError
+
+ResolveChunks = Callable[[Iterable[int]], dict[int, ChunkEntry]]
+
+
+class _ChunkFault(Exception):
+    """Internal: a chunk failed; the tensor-level caller names the tensor."""
+
+    def __init__(self, why: str, blob: str) -> None:
+        super().__init__(why)
+        self.why, self.blob = why, blob
+
+
+class RawChunkCache:
+    """Recently decoded or written raw chunks by hash, within a byte budget.
+
+    Saves a training loop from decoding its parent version to compute deltas.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        if len(data) > self.budget:
+            return
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return
+        value = bytes(data)
+        with self._lock:
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.budget and self._items:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+
+class ChunkReader:
+    def __init__(self, blobs: BlobStore, resolve: ResolveChunks, cache: RawChunkCache | None = None):
+        self.blobs = blobs
+        self.resolve = resolve
+        self.cache = cache
+
+    def chain_of(self, chunks: Iterable[ChunkEntry]) -> dict[int, ChunkEntry]:
+        """Every base chunk the given chunks depend on, transitively, by pk."""
+        known: dict[int, ChunkEntry] = {}
+        wanted = {c.base_chunk_pk for c in chunks if c.base_chunk_pk is not None}
+        while wanted:
+            found = self.resolve(wanted)
+            missing = wanted - found.keys()
+            if missing:
+                raise CorruptDataError(f"delta base chunk(s) {sorted(missing)} missing from the manifest")
+            known.update(found)
+            wanted = {c.base_chunk_pk for c in found.values() if c.base_chunk_pk is not None} - known.keys()
+        return known
+
+    def decode(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
+        base: bytes | bytearray | None = None
+        if chunk.base_chunk_pk is not None:
+            base_chunk = chain.get(chunk.base_chunk_pk)
+            if base_chunk is None:
+                base_chunk = self.chain_of([chunk])[chunk.base_chunk_pk]
+            base = self.cache.get(base_chunk.raw_hash) if self.cache else None
+            if base is None:
+                base = self.decode(base_chunk, dtype, chain)
+        try:
+            frame = self.blobs.get(chunk.blob_key)
+        except FileNotFoundError:
+            raise _ChunkFault("blob is missing", chunk.blob_key) from None
+        if len(frame) != chunk.encoded_length:
+            raise _ChunkFault(
+                f"blob has {len(frame)} bytes, manifest says {chunk.encoded_length}", chunk.blob_key
+            )
+        try:
+            raw = decode_chunk(frame, dtype, chunk.raw_length, base)
+        except CodecError as exc:
+            raise _ChunkFault(f"frame does not decode ({exc})", chunk.blob_key) from None
+        if raw_hash(raw) != chunk.raw_hash:
+            raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
+        return raw
+
+    def decode_verified(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
+        """Like ``decode`` but raising ``CorruptDataError`` (no tensor named)."""
+        try:
+            return self.decode(chunk, dtype, chain)
+        except _ChunkFault as fault:
+            raise CorruptDataError(f"blob {fault.blob}: {fault.why}", blob=fault.blob) from None
+
+    def iter_tensors(
+        self,
+        tensors: list[TensorEntry],
+        executor: Executor,
+        *,
+        where: Callable[[TensorEntry], dict[str, str | None]],
+        window_bytes: int,
+    ) -> Iterator[tuple[TensorEntry, torch.Tensor]]:
+        """Yield (entry, tensor) in manifest order; decodes ahead within a byte window."""
+        chain = self.chain_of(c for t in tensors for c in t.chunks)
+        by_name: dict[tuple[str, str], torch.Tensor] = {}
+        pending: list[tuple[TensorEntry, list[Future[bytearray]]]] = []
+        in_flight = 0
+        next_submit = 0
+
+        def submit_until_window() -> None:
+            nonlocal next_submit, in_flight
+            while next_submit < len(tensors) and (not pending or in_flight < window_bytes):
+                entry = tensors[next_submit]
+                futures = [executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks]
+                pending.append((entry, futures))
+                in_flight += entry.byte_length
+                next_submit += 1
+
+        submit_until_window()
+        while pending:
+            entry, futures = pending.pop(0)
+            try:
+                parts = [f.result() for f in futures]
+            except _ChunkFault as fault:
+                for _, rest in pending:
+                    for f in rest:
+                        f.cancel()
+                raise CorruptDataError(
+                    f"tensor {entry.name!r} ({fault.why}; blob {fault.blob}) in "
+                    + ", ".join(f"{k} {v!r}" for k, v in where(entry).items() if v is not None),
+                    tensor=entry.name,
+                    blob=fault.blob,
+                    **where(entry),
+                ) from None
+            in_flight -= entry.byte_length
+            submit_until_window()
+            if entry.alias_of is not None and (entry.group, entry.alias_of) in by_name:
+                tensor = by_name[(entry.group, entry.alias_of)]
+            else:
+                tensor = _assemble(entry, parts)
+            by_name[entry.key] = tensor
+            yield entry, tensor
+
+
+def _assemble(entry: TensorEntry, parts: list[bytearray]) -> torch.Tensor:
+    if len(parts) == 1:
+        return tensor_from_bytes(parts[0], entry.dtype, entry.shape)
+    if not parts:
+        return tensor_from_bytes(bytearray(), entry.dtype, entry.shape)
+    out = torch.empty(entry.byte_length, dtype=torch.uint8)
+    offset = 0
+    for part in parts:
+        out[offset : offset + len(part)] = torch.frombuffer(part, dtype=torch.uint8)
+        offset += len(part)
+    return tensor_from_bytes(out, entry.dtype, entry.shape)

@@ -1,0 +1,265 @@
+"""Store and restore model versions: the write order of DESIGN.md in one place.
+
+validate → read parent → encode + write blobs → flush blobs → one SQL
+transaction (version, manifest, event-log row, outbox row) → events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from swarmstore.blobs import BlobStore
+from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
+from swarmstore.checkpoints.reader import ChunkReader, RawChunkCache
+from swarmstore.checkpoints.tensors import TensorSource, tensor_sources
+from swarmstore.checkpoints.writer import CheckpointWriter, WritePolicy
+from swarmstore.errors import InvalidRecordError, ModelNotFoundError, VersionExistsError
+from swarmstore.events import NEURAL_MODEL_STORED, EventBus
+from swarmstore.ids import validate_id
+from swarmstore.meta import model_queries as q
+from swarmstore.meta.engine import MetaStore
+from swarmstore.meta.log import append_event, append_outbox
+from swarmstore.meta.tables import ModelRow, VersionRow
+from swarmstore.records.base import utc_now
+from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
+
+TENSOR_GROUPS = ("weights", "biases")
+
+
+@dataclass(frozen=True, slots=True)
+class _Located:
+    model: ModelRow
+    version: VersionRow
+
+
+def parse_model_record(record: NeuralModelRecord | Mapping[str, Any]) -> NeuralModelRecord:
+    if isinstance(record, NeuralModelRecord):
+        return record
+    if not isinstance(record, Mapping):
+        raise InvalidRecordError(f"a model record must be a mapping or NeuralModelRecord, not {type(record).__name__}")
+    try:
+        return NeuralModelRecord.model_validate(dict(record))
+    except ValidationError as exc:
+        raise InvalidRecordError(f"invalid model record: {exc}") from None
+
+
+class ModelVersionService:
+    def __init__(
+        self,
+        meta: MetaStore,
+        blobs: BlobStore,
+        executor: Executor,
+        events: EventBus,
+        policy: WritePolicy,
+        *,
+        cache_bytes: int = 512 << 20,
+    ) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.executor = executor
+        self.events = events
+        self.policy = policy
+        self.cache = RawChunkCache(cache_bytes) if cache_bytes > 0 else None
+        self.reader = ChunkReader(blobs, self._resolve_chunks, self.cache)
+        self.window_bytes = max(policy.chunk_bytes * 4, 64 << 20)
+
+    # -- writes -----------------------------------------------------------
+
+    def store(
+        self,
+        swarm_id: str,
+        record: NeuralModelRecord | Mapping[str, Any],
+        *,
+        sources: list[TensorSource] | None = None,
+    ) -> NeuralModelRecord:
+        validate_id("swarm_id", swarm_id)
+        rec = parse_model_record(record)
+        model_id = validate_id("model id", rec.id)
+        version = validate_id("version", rec.version)
+        if rec.agent_id:
+            validate_id("agent_id", rec.agent_id)
+        if rec.parent_version is not None:
+            validate_id("parent_version", rec.parent_version)
+        if sources is None:
+            sources = self.sources_of(rec)
+        if not sources:
+            raise InvalidRecordError(f"model {model_id!r} version {version!r} has no weights")
+        parent_manifest = self._precheck(swarm_id, model_id, version, rec.parent_version)
+
+        writer = CheckpointWriter(
+            self.blobs, self.executor, self.policy, base_provider=self._base_raw,
+            cache=self.cache, window_bytes=self.window_bytes,
+        )
+        manifest = writer.write(sources, parent_manifest)
+        self.blobs.flush()
+
+        now = utc_now()
+        metadata = self._metadata(rec.metadata, manifest, now)
+        with self.meta.write() as session:
+            model = q.get_or_create_model(
+                session, swarm_id, model_id, agent_id=rec.agent_id, model_name=rec.model_name,
+                architecture=rec.architecture, now=now,
+            )
+            if q.find_version(session, model.pk, version) is not None:
+                raise VersionExistsError(swarm_id, model_id, version)
+            parent_pk = None
+            if rec.parent_version is not None:
+                parent = q.find_version(session, model.pk, rec.parent_version)
+                if parent is None:
+                    raise ModelNotFoundError(
+                        f"parent version {rec.parent_version!r} of model {model_id!r} in swarm "
+                        f"{swarm_id!r} does not exist",
+                        swarm_id=swarm_id, model_id=model_id, version=rec.parent_version,
+                    )
+                parent_pk = parent.pk
+            row = VersionRow(
+                model_pk=model.pk, version=version, seq=q.next_seq(session, model.pk),
+                parent_pk=parent_pk, agent_id=rec.agent_id, model_name=rec.model_name,
+                architecture=rec.architecture, hyperparameters=rec.hyperparameters,
+                meta=metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
+                tags=list(rec.tags), checkpoint_type=metadata.checkpoint_type or "full",
+                compression_type=metadata.compression_type or "none",
+                model_size=manifest.raw_bytes, stored_size=manifest.new_bytes,
+                tensor_count=len(manifest.tensors), created=now, updated=now,
+            )
+            session.add(row)
+            session.flush()
+            q.insert_manifest(session, row.pk, manifest)
+            event = {"swarm_id": swarm_id, "model_id": model_id, "version": version,
+                     "parent_version": rec.parent_version}
+            append_event(session, NEURAL_MODEL_STORED, swarm_id, event, now)
+            append_outbox(session, "model_version.upserted", f"{swarm_id}/{model_id}/{version}",
+                          {**event, "agent_id": rec.agent_id, "architecture": rec.architecture}, now)
+        self.events.emit(NEURAL_MODEL_STORED, event)
+        stored = rec.model_copy(update={"metadata": metadata, "swarm_id": swarm_id})
+        return stored
+
+    def _precheck(
+        self, swarm_id: str, model_id: str, version: str, parent_version: str | None
+    ) -> dict[tuple[str, str], TensorEntry]:
+        """Refuse a duplicate version or a missing parent before any blob is written."""
+        with self.meta.read() as session:
+            model = q.find_model(session, swarm_id, model_id)
+            if model is not None and q.find_version(session, model.pk, version) is not None:
+                raise VersionExistsError(swarm_id, model_id, version)
+            if parent_version is None:
+                return {}
+            parent = q.find_version(session, model.pk, parent_version) if model else None
+            if parent is None:
+                raise ModelNotFoundError(
+                    f"parent version {parent_version!r} of model {model_id!r} in swarm "
+                    f"{swarm_id!r} does not exist",
+                    swarm_id=swarm_id, model_id=model_id, version=parent_version,
+                )
+            return {t.key: t for t in q.load_manifest(session, parent.pk)}
+
+    def _metadata(self, given: NeuralModelMetadata, manifest: Manifest, now: Any) -> NeuralModelMetadata:
+        codecs = {c.codec for t in manifest.tensors for c in t.chunks}
+        compression = "none" if codecs <= {"raw"} else "swarm" if codecs - {"raw", "zstd"} else "zstd"
+        return given.model_copy(
+            update={
+                "created": now, "updated": now, "model_size": manifest.raw_bytes,
+                "stored_size": manifest.new_bytes, "compression_type": compression,
+                "checkpoint_type": "incremental" if manifest.is_incremental else "full",
+            }
+        )
+
+    def _base_raw(self, chunk: ChunkEntry, dtype: str) -> bytes | bytearray:
+        cached = self.cache.get(chunk.raw_hash) if self.cache else None
+        if cached is not None:
+            return cached
+        raw = self.reader.decode_verified(chunk, dtype, {})
+        if self.cache is not None:
+            self.cache.put(chunk.raw_hash, raw)
+        return raw
+
+    def _resolve_chunks(self, pks: Any) -> dict[int, ChunkEntry]:
+        with self.meta.read() as session:
+            return q.resolve_chunks(session, pks)
+
+    # -- reads ------------------------------------------------------------
+
+    def locate(self, swarm_id: str, model_id: str, version: str | None) -> _Located:
+        validate_id("swarm_id", swarm_id)
+        validate_id("model id", model_id)
+        if version is not None:
+            validate_id("version", version)
+        with self.meta.read() as session:
+            model = q.find_model(session, swarm_id, model_id)
+            row = q.find_version(session, model.pk, version) if model else None
+        if model is None or row is None:
+            what = f"version {version!r} of model" if version else "model"
+            raise ModelNotFoundError(
+                f"{what} {model_id!r} not found in swarm {swarm_id!r}",
+                swarm_id=swarm_id, model_id=model_id, version=version,
+            )
+        return _Located(model, row)
+
+    def iter_tensors(
+        self, swarm_id: str, model_id: str, version: str | None = None
+    ) -> Iterator[tuple[str, str, torch.Tensor]]:
+        """Stream (group, name, tensor) of a version in stored order."""
+        found = self.locate(swarm_id, model_id, version)
+        with self.meta.read() as session:
+            manifest = q.load_manifest(session, found.version.pk)
+        where = {"swarm_id": swarm_id, "model_id": model_id, "version": found.version.version}
+        for entry, tensor in self.reader.iter_tensors(
+            manifest, self.executor, where=lambda _e: dict(where), window_bytes=self.window_bytes
+        ):
+            yield entry.group, entry.name, tensor
+
+    def get(self, swarm_id: str, model_id: str, version: str | None = None) -> NeuralModelRecord:
+        found = self.locate(swarm_id, model_id, version)
+        groups: dict[str, dict[str, torch.Tensor]] = {g: {} for g in TENSOR_GROUPS}
+        for group, name, tensor in self.iter_tensors(swarm_id, model_id, found.version.version):
+            groups.setdefault(group, {})[name] = tensor
+        return self._record(found.model, found.version, groups)
+
+    def _record(
+        self, model: ModelRow, row: VersionRow, groups: dict[str, dict[str, torch.Tensor]]
+    ) -> NeuralModelRecord:
+        parent_version = None
+        if row.parent_pk is not None:
+            with self.meta.read() as session:
+                parent = session.get(VersionRow, row.parent_pk)
+                parent_version = parent.version if parent else None
+        return NeuralModelRecord(
+            id=model.model_id, agent_id=row.agent_id, model_name=row.model_name,
+            version=row.version, architecture=row.architecture,
+            hyperparameters=row.hyperparameters, weights=groups.get("weights", {}),
+            biases=groups.get("biases", {}),
+            metadata=NeuralModelMetadata.model_validate(row.meta),
+            parent_version=parent_version, tags=list(row.tags), swarm_id=model.swarm_id,
+        )
+
+    def list_versions(self, swarm_id: str, model_id: str) -> list[ModelVersionInfo]:
+        validate_id("swarm_id", swarm_id)
+        validate_id("model id", model_id)
+        with self.meta.read() as session:
+            model = q.find_model(session, swarm_id, model_id)
+            if model is None:
+                raise ModelNotFoundError(
+                    f"model {model_id!r} not found in swarm {swarm_id!r}",
+                    swarm_id=swarm_id, model_id=model_id,
+                )
+            rows = q.list_versions(session, model.pk)
+            names = {r.pk: r.version for r in q.list_versions(session, model.pk, include_hidden=True)}
+        return [
+            ModelVersionInfo(
+                swarm_id=swarm_id, id=model_id, version=r.version,
+                parent_version=names.get(r.parent_pk) if r.parent_pk else None,
+                created=r.created, model_size=r.model_size, stored_size=r.stored_size,
+                tensor_count=r.tensor_count, checkpoint_type=r.checkpoint_type,  # type: ignore[arg-type]
+                accuracy=r.meta.get("accuracy"), loss=r.meta.get("loss"), tags=list(r.tags),
+            )
+            for r in rows
+        ]
+
+    def sources_of(self, record: NeuralModelRecord) -> list[TensorSource]:
+        return [s for group in TENSOR_GROUPS for s in tensor_sources(group, getattr(record, group))]

@@ -1,0 +1,167 @@
+"""Encode tensors into content-addressed blobs and a manifest.
+
+Per chunk: hash the raw bytes; an unchanged chunk of the parent version is a
+pure reference (no encoding, no blob); otherwise encode — as a delta on the
+parent's chunk while the chain is shorter than the keyframe interval, else a
+full frame — and put the frame under its BLAKE3 key (an identical frame from
+any model or swarm is already there and is not written again).
+
+Chunks encode on a thread pool within a byte window, so memory stays near
+the window plus the largest tensor's contiguous copy, not the whole model.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+
+from swarmstore.blobs import BlobStore
+from swarmstore.checkpoints.hashing import blob_key, raw_hash
+from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
+from swarmstore.checkpoints.reader import RawChunkCache
+from swarmstore.checkpoints.tensors import TensorSource
+from swarmstore.codec import CodecPolicy, encode_chunk, frame_codec_name
+from swarmstore.dtypes import dtype_info
+
+BaseProvider = Callable[[ChunkEntry, str], bytes | bytearray]
+
+
+@dataclass(frozen=True, slots=True)
+class WritePolicy:
+    codec: CodecPolicy
+    chunk_bytes: int
+    keyframe_interval: int
+    incremental: bool = True
+
+
+def chunk_length(chunk_bytes: int, itemsize: int) -> int:
+    """Chunk size rounded down to whole elements (never zero)."""
+    return max(itemsize, chunk_bytes - chunk_bytes % itemsize)
+
+
+class CheckpointWriter:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        executor: Executor,
+        policy: WritePolicy,
+        *,
+        base_provider: BaseProvider,
+        cache: RawChunkCache | None,
+        window_bytes: int,
+    ) -> None:
+        self.blobs = blobs
+        self.executor = executor
+        self.policy = policy
+        self.base_provider = base_provider
+        self.cache = cache
+        self.window_bytes = window_bytes
+
+    def write(
+        self, sources: Sequence[TensorSource], parent: dict[tuple[str, str], TensorEntry]
+    ) -> Manifest:
+        """Write every chunk's blob and return the manifest (not yet committed).
+
+        Blobs are durable only after ``blobs.flush()``; the caller flushes
+        before it commits the manifest.
+        """
+        entries: list[TensorEntry] = []
+        futures: list[list[Future[ChunkEntry]]] = []
+        window: deque[tuple[int, Future[ChunkEntry]]] = deque()
+        window_size = 0
+        try:
+            for position, source in enumerate(sources):
+                entry, base_chunks = self._plan(position, source, parent)
+                entries.append(entry)
+                tensor_futures: list[Future[ChunkEntry]] = []
+                futures.append(tensor_futures)
+                if source.alias_of is not None:
+                    continue
+                for idx, offset in enumerate(range(0, source.byte_length, entry.chunk_bytes)):
+                    view = source.data[offset : offset + entry.chunk_bytes]
+                    base = base_chunks[idx] if base_chunks else None
+                    future = self.executor.submit(self._write_chunk, idx, view, source.dtype, base)
+                    tensor_futures.append(future)
+                    window.append((len(view), future))
+                    window_size += len(view)
+                    while window_size > self.window_bytes:
+                        size, oldest = window.popleft()
+                        oldest.result()
+                        window_size -= size
+            for entry, tensor_futures in zip(entries, futures, strict=True):
+                entry.chunks = [f.result() for f in tensor_futures]
+        except BaseException:
+            for tensor_futures in futures:
+                for f in tensor_futures:
+                    f.cancel()
+            raise
+        return Manifest(entries)
+
+    def _plan(
+        self, position: int, source: TensorSource, parent: dict[tuple[str, str], TensorEntry]
+    ) -> tuple[TensorEntry, list[ChunkEntry] | None]:
+        """The tensor's entry, and the parent's chunks when the layout matches."""
+        step = chunk_length(self.policy.chunk_bytes, dtype_info(source.dtype).itemsize)
+        entry = TensorEntry(
+            position=position,
+            group=source.group,
+            name=source.name,
+            dtype=source.dtype,
+            shape=source.shape,
+            byte_length=source.byte_length,
+            chunk_bytes=step,
+            alias_of=source.alias_of,
+        )
+        base = parent.get(entry.key)
+        if (
+            base is not None
+            and base.alias_of is None
+            and base.dtype == entry.dtype
+            and base.byte_length == entry.byte_length
+            and base.chunk_bytes == step
+        ):
+            return entry, base.chunks
+        return entry, None
+
+    def _write_chunk(
+        self, idx: int, view: memoryview, dtype: str, parent: ChunkEntry | None
+    ) -> ChunkEntry:
+        digest = raw_hash(view)
+        if parent is not None and parent.raw_hash == digest and parent.raw_length == len(view):
+            return ChunkEntry(
+                idx=idx,
+                raw_hash=digest,
+                raw_length=len(view),
+                blob_key=parent.blob_key,
+                encoded_length=parent.encoded_length,
+                codec=parent.codec,
+                depth=parent.depth,
+                base_chunk_pk=parent.base_chunk_pk,
+            )
+        base: bytes | bytearray | None = None
+        use_delta = (
+            parent is not None
+            and self.policy.incremental
+            and parent.depth + 1 < self.policy.keyframe_interval
+        )
+        if use_delta and parent is not None:
+            base = self.base_provider(parent, dtype)
+        encoded = encode_chunk(view, dtype, self.policy.codec, base)
+        key = blob_key(encoded.frame)
+        wrote = self.blobs.put(key, encoded.frame)
+        if self.cache is not None and self.policy.incremental:
+            self.cache.put(digest, view)
+        delta = encoded.is_delta and parent is not None
+        return ChunkEntry(
+            idx=idx,
+            raw_hash=digest,
+            raw_length=len(view),
+            blob_key=key,
+            encoded_length=len(encoded.frame),
+            codec=frame_codec_name(encoded.frame),
+            depth=parent.depth + 1 if delta and parent is not None else 0,
+            base_chunk_pk=parent.pk if delta and parent is not None else None,
+            new_blob=wrote,
+        )

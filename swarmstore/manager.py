@@ -1,0 +1,185 @@
+"""``SwarmDatabaseManager``: the facade. Seed-named methods that delegate."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+
+from swarmstore.blobs import BlobStore, LocalBlobStore
+from swarmstore.checkpoints.safetensors_io import export_names, read_safetensors, write_safetensors
+from swarmstore.checkpoints.service import ModelVersionService, parse_model_record
+from swarmstore.checkpoints.writer import WritePolicy
+from swarmstore.config import StoreConfig
+from swarmstore.errors import InvalidRecordError, StoreClosedError
+from swarmstore.events import EventBus, Handler
+from swarmstore.meta import model_queries as q
+from swarmstore.meta.engine import MetaStore
+from swarmstore.meta.log import events_since
+from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
+from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
+
+
+class SwarmDatabaseManager:
+    """One store: SQL metadata (source of truth) + content-addressed blobs.
+
+    Open with ``SwarmDatabaseManager.open(path_or_config)`` and use as a context
+    manager; ``close()`` releases the engine and worker threads. Every write is
+    durable when its method returns (blobs fsynced, then one SQL commit), and
+    events fire only after that commit.
+    """
+
+    def __init__(self, config: StoreConfig, meta: MetaStore, blobs: BlobStore) -> None:
+        self.config = config
+        self._meta = meta
+        self._blobs = blobs
+        self._events = EventBus()
+        self._executor = ThreadPoolExecutor(config.worker_threads, thread_name_prefix="swarmstore")
+        policy = WritePolicy(
+            codec=config.codec_policy,
+            chunk_bytes=config.chunk_bytes,
+            keyframe_interval=config.keyframe_interval,
+        )
+        self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: Any) -> SwarmDatabaseManager:
+        """Create or open a store; upgrades its schema to this version's head.
+
+        Safe from many processes at once, including the first open that
+        creates the schema.
+        """
+        config = StoreConfig.coerce(root_or_config, **overrides)
+        config.root.mkdir(parents=True, exist_ok=True)
+        durable = config.durability == "full"
+        meta = MetaStore(
+            config.resolved_metadata_url,
+            lock_path=config.root / ".schema.lock",
+            lock_timeout=config.lock_timeout_seconds,
+            durable=durable,
+        )
+        try:
+            meta.ensure_schema()
+        except BaseException:
+            meta.close()
+            raise
+        blobs = LocalBlobStore(config.resolved_blob_path, durable=durable)
+        return cls(config, meta, blobs)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._executor.shutdown(wait=True)
+        self._blobs.close()
+        self._meta.close()
+
+    def __enter__(self) -> SwarmDatabaseManager:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"store {self.config.root} is closed")
+
+    # -- events ------------------------------------------------------------
+
+    def on(self, name: str, handler: Handler) -> Any:
+        """Subscribe ``handler(event: dict)`` to an event; returns an unsubscribe function."""
+        return self._events.on(name, handler)
+
+    def events_since(self, seq: int = 0, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Committed events after ``seq`` (from any process), oldest first."""
+        self._live()
+        with self._meta.read() as session:
+            rows = events_since(session, seq, limit=limit)
+        return [{"seq": r.seq, "name": r.name, "created": r.created, **r.payload} for r in rows]
+
+    # -- models ------------------------------------------------------------
+
+    def store_neural_model(self, swarm_id: str, model: NeuralModelRecord | Mapping[str, Any]) -> NeuralModelRecord:
+        """Store one version of a model (weights as a state_dict, numpy arrays or flat buffers).
+
+        Raises ``VersionExistsError``, ``ModelNotFoundError`` (missing parent),
+        ``InvalidRecordError`` and subclasses before anything is written.
+        """
+        self._live()
+        return self._models.store(swarm_id, model)
+
+    def get_neural_model(self, swarm_id: str, model_id: str, version: str | None = None) -> NeuralModelRecord:
+        """A version with its tensors, bit-exact and verified; the latest when ``version`` is None."""
+        self._live()
+        return self._models.get(swarm_id, model_id, version)
+
+    def iter_neural_model_tensors(self, swarm_id: str, model_id: str, version: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        """Stream (name, tensor) of a version's weights, decoding ahead within a bounded window."""
+        self._live()
+        for group, name, tensor in self._models.iter_tensors(swarm_id, model_id, version):
+            yield (name if group == "weights" else f"{group}/{name}"), tensor
+
+    def list_model_versions(self, swarm_id: str, model_id: str) -> list[ModelVersionInfo]:
+        self._live()
+        return self._models.list_versions(swarm_id, model_id)
+
+    def list_models(self, swarm_id: str | None = None) -> list[dict[str, Any]]:
+        self._live()
+        with self._meta.read() as session:
+            rows = q.list_models(session, swarm_id)
+        return [
+            {"swarm_id": m.swarm_id, "model_id": m.model_id, "agent_id": m.agent_id,
+             "model_name": m.model_name, "architecture": m.architecture, "versions": n,
+             "updated": m.updated}
+            for m, n in rows
+        ]
+
+    # -- safetensors ---------------------------------------------------------
+
+    def export_safetensors(self, swarm_id: str, model_id: str, version: str | None, path: str | os.PathLike[str]) -> Path:
+        """Write a version as a ``.safetensors`` file (bit-exact), streaming tensor by tensor."""
+        self._live()
+        found = self._models.locate(swarm_id, model_id, version)
+        with self._meta.read() as session:
+            manifest = q.load_manifest(session, found.version.pk)
+        target = Path(path)
+        tensors = (
+            memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+            for _g, _n, t in self._models.iter_tensors(swarm_id, model_id, found.version.version)
+        )
+        metadata = {"format": "pt", "swarmstore.swarm_id": swarm_id,
+                    "swarmstore.model_id": model_id, "swarmstore.version": found.version.version}
+        write_safetensors(target, export_names(manifest), tensors, metadata)
+        return target
+
+    def import_safetensors(self, swarm_id: str, path: str | os.PathLike[str], record: Mapping[str, Any]) -> NeuralModelRecord:
+        """Store a ``.safetensors`` file as a version; ``record`` gives every field but the weights."""
+        self._live()
+        if not isinstance(record, Mapping):
+            raise InvalidRecordError("record must be a mapping of the model's fields (without weights)")
+        if "weights" in record or "biases" in record:
+            raise InvalidRecordError("import_safetensors takes the weights from the file; drop 'weights'/'biases'")
+        sources, _metadata = read_safetensors(Path(path))
+        return self._models.store(swarm_id, parse_model_record(record), sources=sources)
+
+    # -- maintenance ---------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """Verify SQL integrity and every referenced blob's presence, length and hash."""
+        self._live()
+        return check_store(self._meta, self._blobs)
+
+    def gc(self, *, grace_seconds: float | None = None) -> GcReport:
+        """Delete unreferenced blobs older than the grace period (default from config)."""
+        self._live()
+        grace = self.config.gc_grace_seconds if grace_seconds is None else grace_seconds
+        return collect_garbage(self._meta, self._blobs, grace_seconds=grace)
+

@@ -1,0 +1,165 @@
+"""Queries of the model aggregate: models, versions and their manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
+from swarmstore.meta.tables import ChunkRow, ModelRow, TensorRow, VersionRow
+
+_IN_BATCH = 500  # stay under every backend's bound-parameter limit
+
+
+def find_model(session: Session, swarm_id: str, model_id: str) -> ModelRow | None:
+    return session.scalar(
+        select(ModelRow).where(ModelRow.swarm_id == swarm_id, ModelRow.model_id == model_id)
+    )
+
+
+def find_version(session: Session, model_pk: int, version: str | None) -> VersionRow | None:
+    """One version by name, or the latest visible one when ``version`` is None."""
+    query = select(VersionRow).where(VersionRow.model_pk == model_pk)
+    if version is None:
+        query = query.where(VersionRow.hidden.is_(False)).order_by(VersionRow.seq.desc()).limit(1)
+    else:
+        query = query.where(VersionRow.version == version)
+    return session.scalar(query)
+
+
+def list_versions(session: Session, model_pk: int, *, include_hidden: bool = False) -> list[VersionRow]:
+    query = select(VersionRow).where(VersionRow.model_pk == model_pk).order_by(VersionRow.seq)
+    if not include_hidden:
+        query = query.where(VersionRow.hidden.is_(False))
+    return list(session.scalars(query))
+
+
+def list_models(session: Session, swarm_id: str | None = None) -> list[tuple[ModelRow, int]]:
+    """Models with their count of visible versions."""
+    count = (
+        select(VersionRow.model_pk, func.count().label("n"))
+        .where(VersionRow.hidden.is_(False))
+        .group_by(VersionRow.model_pk)
+        .subquery()
+    )
+    query = (
+        select(ModelRow, func.coalesce(count.c.n, 0))
+        .outerjoin(count, count.c.model_pk == ModelRow.pk)
+        .order_by(ModelRow.swarm_id, ModelRow.model_id)
+    )
+    if swarm_id is not None:
+        query = query.where(ModelRow.swarm_id == swarm_id)
+    return [(row, int(n)) for row, n in session.execute(query)]
+
+
+def get_or_create_model(
+    session: Session, swarm_id: str, model_id: str, *, agent_id: str, model_name: str,
+    architecture: str, now: datetime,
+) -> ModelRow:
+    model = find_model(session, swarm_id, model_id)
+    if model is None:
+        model = ModelRow(
+            swarm_id=swarm_id, model_id=model_id, agent_id=agent_id, model_name=model_name,
+            architecture=architecture, created=now, updated=now,
+        )
+        session.add(model)
+        session.flush()
+    else:
+        model.updated = now
+        model.agent_id = agent_id or model.agent_id
+        model.model_name = model_name or model.model_name
+        model.architecture = architecture or model.architecture
+    return model
+
+
+def next_seq(session: Session, model_pk: int) -> int:
+    current = session.scalar(select(func.max(VersionRow.seq)).where(VersionRow.model_pk == model_pk))
+    return (current or 0) + 1
+
+
+def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> None:
+    """Insert tensors and chunks; sets ``pk`` on every chunk entry."""
+    for entry in manifest.tensors:
+        tensor = TensorRow(
+            version_pk=version_pk, position=entry.position, group=entry.group, name=entry.name,
+            dtype=entry.dtype, shape=list(entry.shape), byte_length=entry.byte_length,
+            chunk_bytes=entry.chunk_bytes, alias_of=entry.alias_of,
+        )
+        session.add(tensor)
+        session.flush()
+        rows = [
+            ChunkRow(
+                tensor_pk=tensor.pk, idx=c.idx, raw_hash=c.raw_hash, raw_length=c.raw_length,
+                blob_key=c.blob_key, encoded_length=c.encoded_length, codec=c.codec,
+                base_chunk_pk=c.base_chunk_pk, depth=c.depth,
+            )
+            for c in entry.chunks
+        ]
+        session.add_all(rows)
+        session.flush()
+        for chunk, row in zip(entry.chunks, rows, strict=True):
+            chunk.pk = row.pk
+
+
+def _chunk_entry(row: ChunkRow) -> ChunkEntry:
+    return ChunkEntry(
+        idx=row.idx, raw_hash=row.raw_hash, raw_length=row.raw_length, blob_key=row.blob_key,
+        encoded_length=row.encoded_length, codec=row.codec, depth=row.depth,
+        base_chunk_pk=row.base_chunk_pk, pk=row.pk,
+    )
+
+
+def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
+    tensors = list(
+        session.scalars(
+            select(TensorRow).where(TensorRow.version_pk == version_pk).order_by(TensorRow.position)
+        )
+    )
+    entries = {
+        t.pk: TensorEntry(
+            position=t.position, group=t.group, name=t.name, dtype=t.dtype, shape=tuple(t.shape),
+            byte_length=t.byte_length, chunk_bytes=t.chunk_bytes, alias_of=t.alias_of,
+        )
+        for t in tensors
+    }
+    chunk_query = (
+        select(ChunkRow)
+        .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
+        .where(TensorRow.version_pk == version_pk)
+        .order_by(ChunkRow.tensor_pk, ChunkRow.idx)
+    )
+    for row in session.scalars(chunk_query):
+        entries[row.tensor_pk].chunks.append(_chunk_entry(row))
+    return list(entries.values())
+
+
+def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry]:
+    wanted = sorted(set(pks))
+    found: dict[int, ChunkEntry] = {}
+    for start in range(0, len(wanted), _IN_BATCH):
+        batch = wanted[start : start + _IN_BATCH]
+        for row in session.scalars(select(ChunkRow).where(ChunkRow.pk.in_(batch))):
+            found[row.pk] = _chunk_entry(row)
+    return found
+
+
+def referenced_blob_keys(session: Session) -> set[str]:
+    return set(session.scalars(select(ChunkRow.blob_key).distinct()))
+
+
+def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str, str, int]]:
+    """(swarm, model, version, tensor, chunk idx, blob key, raw hash, encoded length) of every chunk."""
+    query = (
+        select(
+            ModelRow.swarm_id, ModelRow.model_id, VersionRow.version, TensorRow.name,
+            ChunkRow.idx, ChunkRow.blob_key, ChunkRow.raw_hash, ChunkRow.encoded_length,
+        )
+        .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
+        .join(VersionRow, VersionRow.pk == TensorRow.version_pk)
+        .join(ModelRow, ModelRow.pk == VersionRow.model_pk)
+        .order_by(ChunkRow.blob_key)
+    )
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
