@@ -15,7 +15,7 @@ CheckpointType = Literal["full", "incremental"]
 
 # Tensors are not JSON: the schema documents them, serialization leaves them out.
 TensorMap = Annotated[
-    Mapping[str, Any],
+    Any,
     WithJsonSchema(
         {
             "type": "object",

@@ -1,0 +1,81 @@
+"""Fixtures: real stores in temp dirs, and every store a test opens is closed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from swarmstore import SwarmDatabaseManager
+
+_opened: list[SwarmDatabaseManager] = []
+_real_open = SwarmDatabaseManager.open.__func__  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def tracking_open(cls: type[SwarmDatabaseManager], *args: Any, **kwargs: Any) -> SwarmDatabaseManager:
+        db = _real_open(cls, *args, **kwargs)
+        _opened.append(db)
+        return db
+
+    monkeypatch.setattr(SwarmDatabaseManager, "open", classmethod(tracking_open))
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def db(store_path: Path) -> SwarmDatabaseManager:
+    """A store with fast (non-fsync) blobs; crash tests use the durable default."""
+    return SwarmDatabaseManager.open(store_path, durability="normal")
+
+
+def small_state_dict(seed: int = 0, width: int = 32) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "fc1.weight": torch.randn(width, 16, generator=generator),
+        "fc1.bias": torch.randn(width, generator=generator),
+        "fc2.weight": torch.randn(4, width, generator=generator),
+        "fc2.bias": torch.zeros(4),
+    }
+
+
+def model_record(version: str, weights: Any, *, model_id: str = "model_001", **extra: Any) -> dict[str, Any]:
+    return {"id": model_id, "agentId": "agent_001", "modelName": "Net", "version": version,
+            "architecture": "feedforward", "weights": weights, **extra}
+
+
+def bits_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit-exact equality (NaN payloads and -0.0 included)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.numel() == 0:
+        return True
+    return bool(torch.equal(a.contiguous().reshape(-1).view(torch.uint8), b.contiguous().reshape(-1).view(torch.uint8)))
+
+
+def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """Blob files and SQL row counts: equal snapshots mean an unchanged store."""
+    import sqlite3
+
+    blobs = sorted(str(p.relative_to(root)) for p in (root / "blobs").rglob("*") if p.is_file())
+    conn = sqlite3.connect(root / "meta.sqlite3")
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        counts = [(t, conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in sorted(tables)]
+    finally:
+        conn.close()
+    return blobs, counts
+
+
+os.environ.setdefault("PYTHONHASHSEED", "0")
