@@ -21,6 +21,7 @@ from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
 from swarmstore.codec.delta import Delta
 from swarmstore.codec.planes import BytePlanes
 from swarmstore.codec.registry import codec_from_json, codec_to_json
+from swarmstore.codec.signbit import SignBitLast
 from swarmstore.dtypes import dtype_info
 from swarmstore.errors import CodecError, UnknownCodecError
 
@@ -113,7 +114,7 @@ class _Choice:
         if policy == "fast":
             return [ZstdLiterals()] if floating and entropy > 1.0 else [Zstd(1)]
         if policy == "auto":
-            return [ZstdLiterals(), Zstd(3)] if entropy < 5.0 or not floating else [ZstdLiterals()]
+            return [ZstdLiterals(), Zstd(3)] if entropy < 2.0 or not floating else [ZstdLiterals()]
         return [ZstdLiterals(), Zstd(3), Zstd(19)]
 
 
@@ -150,6 +151,15 @@ def _encode_with(
     if width > 1:
         specs.append(codec_to_json(planer))
     return specs, streams, payloads
+
+
+def _encode_full(
+    data: np.ndarray, width: int, policy: str, floating: bool
+) -> tuple[list[Any], list[Any], list[Any]]:
+    if floating and width > 1:
+        rotate = SignBitLast(width)
+        return _encode_with(rotate.encode(data), [rotate], width, policy, floating)
+    return _encode_with(data, [], width, policy, floating)
 
 
 def _frame(raw_len: int, digest: str, encoded: tuple[list[Any], list[Any], list[Any]]) -> bytes:
@@ -214,13 +224,13 @@ def encode_chunk(
         assert best_frame is not None
         if mode != "max" and options[0][0] < 0.9 * full_cost:
             return EncodedFrame(best_frame, True)
-        full = _frame(n, digest, _encode_with(data, [], plane_width, mode, floating))
+        full = _frame(n, digest, _encode_full(data, plane_width, mode, floating))
         if len(best_frame) < len(full):
             return EncodedFrame(best_frame, True)
         return EncodedFrame(full, False)
 
     return EncodedFrame(
-        _frame(n, digest, _encode_with(data, [], plane_width, mode, floating)), False
+        _frame(n, digest, _encode_full(data, plane_width, mode, floating)), False
     )
 
 
@@ -253,19 +263,26 @@ def _decode_v2(
         raise CodecError("malformed frame header: chain/streams/sizes missing")
     chain = [codec_from_json(s) for s in chain_json]
     streams = [codec_from_json(s) for s in streams_json]
+    # the chain is [delta]? [signbit]? [planes]?, in that order
     delta: Delta | None = None
+    rotate: SignBitLast | None = None
     planer = BytePlanes(1)
+    stage = 0
     for codec in chain:
-        if isinstance(codec, Delta) and delta is None and planer.width == 1:
-            delta = codec
-        elif isinstance(codec, BytePlanes) and planer.width == 1:
-            planer = codec
-        else:
+        order = {Delta: 1, SignBitLast: 2, BytePlanes: 3}.get(type(codec), 0)
+        if order <= stage:
             raise CodecError(f"unsupported codec chain {chain_json!r}")
+        stage = order
+        if isinstance(codec, Delta):
+            delta = codec
+        elif isinstance(codec, SignBitLast):
+            rotate = codec
+        else:
+            planer = codec
     if any(not hasattr(s, "decode_into") for s in streams):
         raise CodecError(f"not a stream coder in {streams_json!r}")
     width = planer.width
-    if raw_length % width or (delta is not None and raw_length % delta.width):
+    if any(raw_length % c.width for c in (planer, delta, rotate) if c is not None):
         raise CodecError(f"{raw_length} bytes do not split into width {width}")
     if len(streams) != width or len(sizes) != width:
         raise CodecError(f"{len(streams)} streams for {width} planes")
@@ -293,6 +310,8 @@ def _decode_v2(
             )
             pos += size
         planer.join_into(scratch, out_u8)
+    if rotate is not None:
+        rotate.decode_inplace(out_u8)
     if delta is not None:
         delta.decode_inplace(out_u8, base_u8)
     digest = header.get("xxh3")
@@ -359,8 +378,8 @@ def _chain_name(header: dict[str, Any]) -> str:
             raise CodecError("malformed frame header")
         if spec.get("id") == "delta":
             parts.append(f"delta.{spec.get('op')}")
-        elif spec.get("id") == "planes":
-            parts.append(f"planes{spec.get('width')}")
+        elif spec.get("id") in ("planes", "signbit"):
+            parts.append(f"{spec.get('id')}{spec.get('width')}")
         else:
             parts.append(str(spec.get("id")))
     coders = []
