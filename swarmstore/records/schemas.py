@@ -9,9 +9,22 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from swarmstore.records.dataset import TrainingDataset
+from swarmstore.records.deployment import ModelDeployment
+from swarmstore.records.experiment import TrainingExperiment
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
+from swarmstore.records.registry import Approval, AuditEntry, ModelRegistryEntry
 
-PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (NeuralModelRecord, ModelVersionInfo)
+PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
+    NeuralModelRecord,
+    ModelVersionInfo,
+    TrainingDataset,
+    TrainingExperiment,
+    ModelRegistryEntry,
+    Approval,
+    AuditEntry,
+    ModelDeployment,
+)
 
 
 def render(model: type[BaseModel]) -> str:
