@@ -45,17 +45,16 @@ class BytePlanes:
         # one strided gather per plane: ~7x faster in numpy than a 2-D transpose copy
         return [np.ascontiguousarray(rows[:, i]) for i in range(self.width)]
 
-    def join_into(self, planes: np.ndarray, out: np.ndarray) -> None:
-        """``planes`` (width * n contiguous bytes, plane after plane) -> ``out``."""
+    def join_into(self, planes: list[np.ndarray], out: np.ndarray) -> None:
+        """``width`` uint8 planes (views: raw planes are never copied first) -> ``out``."""
         if self.width == 1:
-            out[:] = planes
+            out[:] = planes[0]
             return
-        by_plane = planes.reshape(self.width, -1)
         if self.width == 2 and _LITTLE:  # 16-bit shift-or beats strided byte stores
             wide = out.view(np.uint16)
-            np.left_shift(by_plane[1], 8, out=wide, dtype=np.uint16)
-            np.bitwise_or(wide, by_plane[0], out=wide)
+            np.left_shift(planes[1], 8, out=wide, dtype=np.uint16)
+            np.bitwise_or(wide, planes[0], out=wide)
             return
         rows = out.reshape(-1, self.width)
         for i in range(self.width):
-            rows[:, i] = by_plane[i]
+            rows[:, i] = planes[i]
