@@ -21,14 +21,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         for m in db.list_models(args.swarm):
-            print(f"{m['swarm_id']}\t{m['model_id']}\t{m['versions']} version(s)\t{m['architecture']}")
+            print(
+                f"{m['swarm_id']}\t{m['model_id']}\t{m['versions']} version(s)\t{m['architecture']}"
+            )
     return 0
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         for v in db.list_model_versions(args.swarm, args.model):
-            print(f"{v.version}\tparent={v.parent_version}\t{v.checkpoint_type}\traw={v.model_size}\tstored={v.stored_size}")
+            print(
+                f"{v.version}\tparent={v.parent_version}\t{v.checkpoint_type}\traw={v.model_size}\tstored={v.stored_size}"
+            )
     return 0
 
 
@@ -36,8 +40,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         record = db.get_neural_model(args.swarm, args.model, args.version)
         out = record.to_json_dict()
-        out["tensors"] = {name: {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape)}
-                          for name, t in record.weights.items()}
+        out["tensors"] = {
+            name: {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape)}
+            for name, t in record.weights.items()
+        }
         print(json.dumps(out, indent=2, default=str))
     return 0
 
@@ -52,8 +58,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_gc(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         report = db.gc(grace_seconds=args.grace)
-    print(f"deleted {report.deleted} blob(s), freed {report.freed_bytes} bytes; "
-          f"kept {report.kept_young} young unreferenced blob(s)")
+    print(
+        f"deleted {report.deleted} blob(s), freed {report.freed_bytes} bytes; "
+        f"kept {report.kept_young} young unreferenced blob(s)"
+    )
     return 0
 
 
@@ -70,16 +78,22 @@ def _cmd_import(args: argparse.Namespace) -> int:
         record["parentVersion"] = args.parent
     with SwarmDatabaseManager.open(args.path) as db:
         stored = db.import_safetensors(args.swarm, args.file, record)
-    print(f"stored {stored.id} {stored.version}: {stored.metadata.model_size} raw bytes, "
-          f"{stored.metadata.stored_size} new stored bytes")
+    print(
+        f"stored {stored.id} {stored.version}: {stored.metadata.model_size} raw bytes, "
+        f"{stored.metadata.stored_size} new stored bytes"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="swarmstore", description="Versioned, verified storage of neural-model checkpoints.")
+    parser = argparse.ArgumentParser(
+        prog="swarmstore", description="Versioned, verified storage of neural-model checkpoints."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train a small model, store a version per epoch, restore and verify each")
+    demo = sub.add_parser(
+        "demo", help="train a small model, store a version per epoch, restore and verify each"
+    )
     demo.add_argument("--root", help="store directory (default: a temporary one)")
     demo.add_argument("--epochs", type=int, default=5, help="epochs to train (one version each)")
     demo.set_defaults(func=_cmd_demo)
@@ -100,23 +114,39 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("version", nargs="?", help="version (default: latest)")
     show.set_defaults(func=_cmd_show)
 
-    check = sub.add_parser("check", help="verify SQL integrity and every blob's hash; exit 1 on problems")
+    check = sub.add_parser(
+        "check", help="verify SQL integrity and every blob's hash; exit 1 on problems"
+    )
     check.add_argument("path", help="store directory")
     check.set_defaults(func=_cmd_check)
 
     gc = sub.add_parser("gc", help="delete unreferenced blobs older than a grace period")
     gc.add_argument("path", help="store directory")
-    gc.add_argument("--grace", type=float, default=None, help="grace period in seconds (default from config: 3600)")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        help="grace period in seconds (default from config: 3600)",
+    )
     gc.set_defaults(func=_cmd_gc)
 
     export = sub.add_parser("export", help="export a version as a .safetensors file")
-    for name, text in (("path", "store directory"), ("swarm", "swarm id"), ("model", "model id"),
-                       ("version", "version"), ("out", "output .safetensors path")):
+    for name, text in (
+        ("path", "store directory"),
+        ("swarm", "swarm id"),
+        ("model", "model id"),
+        ("version", "version"),
+        ("out", "output .safetensors path"),
+    ):
         export.add_argument(name, help=text)
     export.set_defaults(func=_cmd_export)
 
     imp = sub.add_parser("import", help="store a .safetensors file as a new version")
-    for name, text in (("path", "store directory"), ("swarm", "swarm id"), ("file", ".safetensors file")):
+    for name, text in (
+        ("path", "store directory"),
+        ("swarm", "swarm id"),
+        ("file", ".safetensors file"),
+    ):
         imp.add_argument(name, help=text)
     imp.add_argument("--model", required=True, help="model id")
     imp.add_argument("--version", required=True, help="version name")

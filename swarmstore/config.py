@@ -53,16 +53,24 @@ class StoreConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
         if self.compression not in ("auto", "max", "fast", "none"):
-            raise InvalidRecordError(f"compression must be auto|max|fast|none, not {self.compression!r}")
+            raise InvalidRecordError(
+                f"compression must be auto|max|fast|none, not {self.compression!r}"
+            )
         if self.chunk_bytes < 4096 or self.chunk_bytes % 64:
-            raise InvalidRecordError(f"chunk_bytes must be a multiple of 64 and >= 4096, not {self.chunk_bytes}")
+            raise InvalidRecordError(
+                f"chunk_bytes must be a multiple of 64 and >= 4096, not {self.chunk_bytes}"
+            )
         if self.keyframe_interval < 1:
-            raise InvalidRecordError(f"keyframe_interval must be >= 1, not {self.keyframe_interval}")
+            raise InvalidRecordError(
+                f"keyframe_interval must be >= 1, not {self.keyframe_interval}"
+            )
         if self.durability not in ("full", "normal"):
             raise InvalidRecordError(f"durability must be full|normal, not {self.durability!r}")
 
     @classmethod
-    def coerce(cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: object) -> StoreConfig:
+    def coerce(
+        cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: object
+    ) -> StoreConfig:
         if isinstance(root_or_config, StoreConfig):
             return replace(root_or_config, **overrides) if overrides else root_or_config  # type: ignore[arg-type]
         return cls(root=Path(root_or_config), **overrides)  # type: ignore[arg-type]

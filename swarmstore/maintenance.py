@@ -34,7 +34,9 @@ class CheckReport:
 
     def __str__(self) -> str:
         head = f"{self.chunks_checked} chunks, {self.blobs_checked} blobs checked: "
-        return head + ("ok" if self.ok else f"{len(self.problems)} problem(s)\n  " + "\n  ".join(self.problems))
+        return head + (
+            "ok" if self.ok else f"{len(self.problems)} problem(s)\n  " + "\n  ".join(self.problems)
+        )
 
 
 @dataclass
@@ -55,7 +57,9 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
             for row in session.execute(text("PRAGMA foreign_key_check")):
                 report.problems.append(f"sqlite foreign key: {tuple(row)}")
         locations = q.chunk_locations(session)
-        bases = session.execute(select(ChunkRow.pk, ChunkRow.base_chunk_pk).where(ChunkRow.base_chunk_pk.is_not(None))).all()
+        bases = session.execute(
+            select(ChunkRow.pk, ChunkRow.base_chunk_pk).where(ChunkRow.base_chunk_pk.is_not(None))
+        ).all()
         known = set(session.scalars(select(ChunkRow.pk)))
     for pk, base in bases:
         if base not in known:
@@ -70,10 +74,10 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
         report.blobs_checked += 1
         problem = _blob_problem(blobs, key, lengths[key])
         if problem:
-            for swarm, model, version, tensor, idx in who:
+            for user_swarm, user_model, user_version, user_tensor, user_idx in who:
                 report.problems.append(
-                    f"swarm {swarm!r} model {model!r} version {version!r} tensor {tensor!r} "
-                    f"chunk {idx}: blob {key} {problem}"
+                    f"swarm {user_swarm!r} model {user_model!r} version {user_version!r} "
+                    f"tensor {user_tensor!r} chunk {user_idx}: blob {key} {problem}"
                 )
     return report
 
@@ -96,7 +100,9 @@ def collect_garbage(meta: MetaStore, blobs: BlobStore, *, grace_seconds: float) 
     candidates = [info for info in blobs.list() if info.mtime < cutoff]
     with meta.read() as session:
         referenced = q.referenced_blob_keys(session)
-    report.kept_young = sum(1 for info in blobs.list() if info.mtime >= cutoff and info.key not in referenced)
+    report.kept_young = sum(
+        1 for info in blobs.list() if info.mtime >= cutoff and info.key not in referenced
+    )
     for info in candidates:
         if info.key not in referenced:
             freed = blobs.delete_if_older(info.key, cutoff)

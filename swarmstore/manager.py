@@ -18,10 +18,10 @@ from swarmstore.checkpoints.writer import WritePolicy
 from swarmstore.config import StoreConfig
 from swarmstore.errors import InvalidRecordError, StoreClosedError
 from swarmstore.events import EventBus, Handler
+from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import events_since
-from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
 
 
@@ -51,7 +51,9 @@ class SwarmDatabaseManager:
     # -- lifecycle ---------------------------------------------------------
 
     @classmethod
-    def open(cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: Any) -> SwarmDatabaseManager:
+    def open(
+        cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: Any
+    ) -> SwarmDatabaseManager:
         """Create or open a store; upgrades its schema to this version's head.
 
         Safe from many processes at once, including the first open that
@@ -85,7 +87,12 @@ class SwarmDatabaseManager:
     def __enter__(self) -> SwarmDatabaseManager:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def _live(self) -> None:
@@ -107,7 +114,9 @@ class SwarmDatabaseManager:
 
     # -- models ------------------------------------------------------------
 
-    def store_neural_model(self, swarm_id: str, model: NeuralModelRecord | Mapping[str, Any]) -> NeuralModelRecord:
+    def store_neural_model(
+        self, swarm_id: str, model: NeuralModelRecord | Mapping[str, Any]
+    ) -> NeuralModelRecord:
         """Store one version of a model (weights as a state_dict, numpy arrays or flat buffers).
 
         Raises ``VersionExistsError``, ``ModelNotFoundError`` (missing parent),
@@ -116,12 +125,16 @@ class SwarmDatabaseManager:
         self._live()
         return self._models.store(swarm_id, model)
 
-    def get_neural_model(self, swarm_id: str, model_id: str, version: str | None = None) -> NeuralModelRecord:
+    def get_neural_model(
+        self, swarm_id: str, model_id: str, version: str | None = None
+    ) -> NeuralModelRecord:
         """A version with its tensors, bit-exact and verified; the latest when ``version`` is None."""
         self._live()
         return self._models.get(swarm_id, model_id, version)
 
-    def iter_neural_model_tensors(self, swarm_id: str, model_id: str, version: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+    def iter_neural_model_tensors(
+        self, swarm_id: str, model_id: str, version: str | None = None
+    ) -> Iterator[tuple[str, torch.Tensor]]:
         """Stream (name, tensor) of a version's weights, decoding ahead within a bounded window."""
         self._live()
         for group, name, tensor in self._models.iter_tensors(swarm_id, model_id, version):
@@ -136,15 +149,23 @@ class SwarmDatabaseManager:
         with self._meta.read() as session:
             rows = q.list_models(session, swarm_id)
         return [
-            {"swarm_id": m.swarm_id, "model_id": m.model_id, "agent_id": m.agent_id,
-             "model_name": m.model_name, "architecture": m.architecture, "versions": n,
-             "updated": m.updated}
+            {
+                "swarm_id": m.swarm_id,
+                "model_id": m.model_id,
+                "agent_id": m.agent_id,
+                "model_name": m.model_name,
+                "architecture": m.architecture,
+                "versions": n,
+                "updated": m.updated,
+            }
             for m, n in rows
         ]
 
     # -- safetensors ---------------------------------------------------------
 
-    def export_safetensors(self, swarm_id: str, model_id: str, version: str | None, path: str | os.PathLike[str]) -> Path:
+    def export_safetensors(
+        self, swarm_id: str, model_id: str, version: str | None, path: str | os.PathLike[str]
+    ) -> Path:
         """Write a version as a ``.safetensors`` file (bit-exact), streaming tensor by tensor."""
         self._live()
         found = self._models.locate(swarm_id, model_id, version)
@@ -155,18 +176,28 @@ class SwarmDatabaseManager:
             memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
             for _g, _n, t in self._models.iter_tensors(swarm_id, model_id, found.version.version)
         )
-        metadata = {"format": "pt", "swarmstore.swarm_id": swarm_id,
-                    "swarmstore.model_id": model_id, "swarmstore.version": found.version.version}
+        metadata = {
+            "format": "pt",
+            "swarmstore.swarm_id": swarm_id,
+            "swarmstore.model_id": model_id,
+            "swarmstore.version": found.version.version,
+        }
         write_safetensors(target, export_names(manifest), tensors, metadata)
         return target
 
-    def import_safetensors(self, swarm_id: str, path: str | os.PathLike[str], record: Mapping[str, Any]) -> NeuralModelRecord:
+    def import_safetensors(
+        self, swarm_id: str, path: str | os.PathLike[str], record: Mapping[str, Any]
+    ) -> NeuralModelRecord:
         """Store a ``.safetensors`` file as a version; ``record`` gives every field but the weights."""
         self._live()
         if not isinstance(record, Mapping):
-            raise InvalidRecordError("record must be a mapping of the model's fields (without weights)")
+            raise InvalidRecordError(
+                "record must be a mapping of the model's fields (without weights)"
+            )
         if "weights" in record or "biases" in record:
-            raise InvalidRecordError("import_safetensors takes the weights from the file; drop 'weights'/'biases'")
+            raise InvalidRecordError(
+                "import_safetensors takes the weights from the file; drop 'weights'/'biases'"
+            )
         sources, _metadata = read_safetensors(Path(path))
         return self._models.store(swarm_id, parse_model_record(record), sources=sources)
 
@@ -182,4 +213,3 @@ class SwarmDatabaseManager:
         self._live()
         grace = self.config.gc_grace_seconds if grace_seconds is None else grace_seconds
         return collect_garbage(self._meta, self._blobs, grace_seconds=grace)
-

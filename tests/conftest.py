@@ -18,7 +18,9 @@ _real_open = SwarmDatabaseManager.open.__func__  # type: ignore[attr-defined]
 
 @pytest.fixture(autouse=True)
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def tracking_open(cls: type[SwarmDatabaseManager], *args: Any, **kwargs: Any) -> SwarmDatabaseManager:
+    def tracking_open(
+        cls: type[SwarmDatabaseManager], *args: Any, **kwargs: Any
+    ) -> SwarmDatabaseManager:
         db = _real_open(cls, *args, **kwargs)
         _opened.append(db)
         return db
@@ -50,9 +52,18 @@ def small_state_dict(seed: int = 0, width: int = 32) -> dict[str, torch.Tensor]:
     }
 
 
-def model_record(version: str, weights: Any, *, model_id: str = "model_001", **extra: Any) -> dict[str, Any]:
-    return {"id": model_id, "agentId": "agent_001", "modelName": "Net", "version": version,
-            "architecture": "feedforward", "weights": weights, **extra}
+def model_record(
+    version: str, weights: Any, *, model_id: str = "model_001", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "agentId": "agent_001",
+        "modelName": "Net",
+        "version": version,
+        "architecture": "feedforward",
+        "weights": weights,
+        **extra,
+    }
 
 
 def bits_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -61,7 +72,12 @@ def bits_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
         return False
     if a.numel() == 0:
         return True
-    return bool(torch.equal(a.contiguous().reshape(-1).view(torch.uint8), b.contiguous().reshape(-1).view(torch.uint8)))
+    return bool(
+        torch.equal(
+            a.contiguous().reshape(-1).view(torch.uint8),
+            b.contiguous().reshape(-1).view(torch.uint8),
+        )
+    )
 
 
 def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
@@ -72,7 +88,9 @@ def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     conn = sqlite3.connect(root / "meta.sqlite3")
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = [(t, conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in sorted(tables)]
+        counts = [
+            (t, conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in sorted(tables)
+        ]
     finally:
         conn.close()
     return blobs, counts

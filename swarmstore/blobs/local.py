@@ -117,7 +117,9 @@ class LocalBlobStore(BlobStore):
                 for entry in os.scandir(fan):
                     if entry.name.endswith(_TEMP_SUFFIX):
                         stat = entry.stat()
-                        yield BlobInfo(str(Path(fan.name) / entry.name), stat.st_size, stat.st_mtime)
+                        yield BlobInfo(
+                            str(Path(fan.name) / entry.name), stat.st_size, stat.st_mtime
+                        )
 
     def delete_temporary(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)

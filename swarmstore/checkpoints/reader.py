@@ -69,7 +69,9 @@ class RawChunkCache:
 
 
 class ChunkReader:
-    def __init__(self, blobs: BlobStore, resolve: ResolveChunks, cache: RawChunkCache | None = None):
+    def __init__(
+        self, blobs: BlobStore, resolve: ResolveChunks, cache: RawChunkCache | None = None
+    ):
         self.blobs = blobs
         self.resolve = resolve
         self.cache = cache
@@ -82,9 +84,13 @@ class ChunkReader:
             found = self.resolve(wanted)
             missing = wanted - found.keys()
             if missing:
-                raise CorruptDataError(f"delta base chunk(s) {sorted(missing)} missing from the manifest")
+                raise CorruptDataError(
+                    f"delta base chunk(s) {sorted(missing)} missing from the manifest"
+                )
             known.update(found)
-            wanted = {c.base_chunk_pk for c in found.values() if c.base_chunk_pk is not None} - known.keys()
+            wanted = {
+                c.base_chunk_pk for c in found.values() if c.base_chunk_pk is not None
+            } - known.keys()
         return known
 
     def decode(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
@@ -112,7 +118,9 @@ class ChunkReader:
             raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
         return raw
 
-    def decode_verified(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
+    def decode_verified(
+        self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]
+    ) -> bytearray:
         """Like ``decode`` but raising ``CorruptDataError`` (no tensor named)."""
         try:
             return self.decode(chunk, dtype, chain)
@@ -138,7 +146,9 @@ class ChunkReader:
             nonlocal next_submit, in_flight
             while next_submit < len(tensors) and (not pending or in_flight < window_bytes):
                 entry = tensors[next_submit]
-                futures = [executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks]
+                futures = [
+                    executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks
+                ]
                 pending.append((entry, futures))
                 in_flight += entry.byte_length
                 next_submit += 1

@@ -29,7 +29,9 @@ _MAX_HEADER = 100 << 20
 def _code(entry: TensorEntry) -> str:
     code = dtype_info(entry.dtype).safetensors
     if code is None:
-        raise UnsupportedDtypeError(f"tensor {entry.name!r} has dtype {entry.dtype!r}, which safetensors cannot hold")
+        raise UnsupportedDtypeError(
+            f"tensor {entry.name!r} has dtype {entry.dtype!r}, which safetensors cannot hold"
+        )
     return code
 
 
@@ -45,8 +47,11 @@ def write_safetensors(
     header: dict[str, object] = {}
     offset = 0
     for name, entry in entries:
-        header[name] = {"dtype": _code(entry), "shape": list(entry.shape),
-                        "data_offsets": [offset, offset + entry.byte_length]}
+        header[name] = {
+            "dtype": _code(entry),
+            "shape": list(entry.shape),
+            "data_offsets": [offset, offset + entry.byte_length],
+        }
         offset += entry.byte_length
     if metadata:
         header["__metadata__"] = metadata
@@ -58,14 +63,18 @@ def write_safetensors(
         out.write(head)
         for (name, entry), data in zip(entries, tensors, strict=True):
             if data.nbytes != entry.byte_length:
-                raise InvalidRecordError(f"tensor {name!r} produced {data.nbytes} bytes, expected {entry.byte_length}")
+                raise InvalidRecordError(
+                    f"tensor {name!r} produced {data.nbytes} bytes, expected {entry.byte_length}"
+                )
             out.write(data)
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, path)
 
 
-def read_safetensors(path: Path, group: str = "weights") -> tuple[list[TensorSource], dict[str, str]]:
+def read_safetensors(
+    path: Path, group: str = "weights"
+) -> tuple[list[TensorSource], dict[str, str]]:
     """Map ``path`` and return sources viewing it (no copy) plus its metadata.
 
     A malformed file raises ``InvalidRecordError`` naming the file and what is wrong.
@@ -87,7 +96,11 @@ def read_safetensors(path: Path, group: str = "weights") -> tuple[list[TensorSou
     metadata = header.pop("__metadata__", None) or {}
     data_start = 8 + head_len
     data_len = size - data_start
-    mapped = np.memmap(path, dtype=np.uint8, mode="r", offset=data_start, shape=(data_len,)) if data_len else np.empty(0, np.uint8)
+    mapped = (
+        np.memmap(path, dtype=np.uint8, mode="r", offset=data_start, shape=(data_len,))
+        if data_len
+        else np.empty(0, np.uint8)
+    )
     sources = []
     for name, spec in sorted(header.items(), key=lambda kv: kv[1].get("data_offsets", [0])[0]):
         try:
@@ -95,11 +108,17 @@ def read_safetensors(path: Path, group: str = "weights") -> tuple[list[TensorSou
             shape = tuple(int(d) for d in spec["shape"])
             begin, end = (int(v) for v in spec["data_offsets"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidRecordError(f"{path}: tensor {name!r} has a malformed entry ({exc})") from None
+            raise InvalidRecordError(
+                f"{path}: tensor {name!r} has a malformed entry ({exc})"
+            ) from None
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if not 0 <= begin <= end <= data_len or end - begin != count * info.itemsize:
-            raise InvalidRecordError(f"{path}: tensor {name!r} offsets {begin}..{end} do not fit its shape or the file")
-        sources.append(TensorSource(group, name, info.name, shape, memoryview(mapped[begin:end]).cast("B")))
+            raise InvalidRecordError(
+                f"{path}: tensor {name!r} offsets {begin}..{end} do not fit its shape or the file"
+            )
+        sources.append(
+            TensorSource(group, name, info.name, shape, memoryview(mapped[begin:end]).cast("B"))
+        )
     return sources, {str(k): str(v) for k, v in metadata.items()}
 
 

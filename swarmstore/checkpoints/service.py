@@ -42,7 +42,9 @@ def parse_model_record(record: NeuralModelRecord | Mapping[str, Any]) -> NeuralM
     if isinstance(record, NeuralModelRecord):
         return record
     if not isinstance(record, Mapping):
-        raise InvalidRecordError(f"a model record must be a mapping or NeuralModelRecord, not {type(record).__name__}")
+        raise InvalidRecordError(
+            f"a model record must be a mapping or NeuralModelRecord, not {type(record).__name__}"
+        )
     try:
         return NeuralModelRecord.model_validate(dict(record))
     except ValidationError as exc:
@@ -93,8 +95,12 @@ class ModelVersionService:
         parent_manifest = self._precheck(swarm_id, model_id, version, rec.parent_version)
 
         writer = CheckpointWriter(
-            self.blobs, self.executor, self.policy, base_provider=self._base_raw,
-            cache=self.cache, window_bytes=self.window_bytes,
+            self.blobs,
+            self.executor,
+            self.policy,
+            base_provider=self._base_raw,
+            cache=self.cache,
+            window_bytes=self.window_bytes,
         )
         manifest = writer.write(sources, parent_manifest)
         self.blobs.flush()
@@ -103,8 +109,13 @@ class ModelVersionService:
         metadata = self._metadata(rec.metadata, manifest, now)
         with self.meta.write() as session:
             model = q.get_or_create_model(
-                session, swarm_id, model_id, agent_id=rec.agent_id, model_name=rec.model_name,
-                architecture=rec.architecture, now=now,
+                session,
+                swarm_id,
+                model_id,
+                agent_id=rec.agent_id,
+                model_name=rec.model_name,
+                architecture=rec.architecture,
+                now=now,
             )
             if q.find_version(session, model.pk, version) is not None:
                 raise VersionExistsError(swarm_id, model_id, version)
@@ -115,27 +126,47 @@ class ModelVersionService:
                     raise ModelNotFoundError(
                         f"parent version {rec.parent_version!r} of model {model_id!r} in swarm "
                         f"{swarm_id!r} does not exist",
-                        swarm_id=swarm_id, model_id=model_id, version=rec.parent_version,
+                        swarm_id=swarm_id,
+                        model_id=model_id,
+                        version=rec.parent_version,
                     )
                 parent_pk = parent.pk
             row = VersionRow(
-                model_pk=model.pk, version=version, seq=q.next_seq(session, model.pk),
-                parent_pk=parent_pk, agent_id=rec.agent_id, model_name=rec.model_name,
-                architecture=rec.architecture, hyperparameters=rec.hyperparameters,
+                model_pk=model.pk,
+                version=version,
+                seq=q.next_seq(session, model.pk),
+                parent_pk=parent_pk,
+                agent_id=rec.agent_id,
+                model_name=rec.model_name,
+                architecture=rec.architecture,
+                hyperparameters=rec.hyperparameters,
                 meta=metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
-                tags=list(rec.tags), checkpoint_type=metadata.checkpoint_type or "full",
+                tags=list(rec.tags),
+                checkpoint_type=metadata.checkpoint_type or "full",
                 compression_type=metadata.compression_type or "none",
-                model_size=manifest.raw_bytes, stored_size=manifest.new_bytes,
-                tensor_count=len(manifest.tensors), created=now, updated=now,
+                model_size=manifest.raw_bytes,
+                stored_size=manifest.new_bytes,
+                tensor_count=len(manifest.tensors),
+                created=now,
+                updated=now,
             )
             session.add(row)
             session.flush()
             q.insert_manifest(session, row.pk, manifest)
-            event = {"swarm_id": swarm_id, "model_id": model_id, "version": version,
-                     "parent_version": rec.parent_version}
+            event = {
+                "swarm_id": swarm_id,
+                "model_id": model_id,
+                "version": version,
+                "parent_version": rec.parent_version,
+            }
             append_event(session, NEURAL_MODEL_STORED, swarm_id, event, now)
-            append_outbox(session, "model_version.upserted", f"{swarm_id}/{model_id}/{version}",
-                          {**event, "agent_id": rec.agent_id, "architecture": rec.architecture}, now)
+            append_outbox(
+                session,
+                "model_version.upserted",
+                f"{swarm_id}/{model_id}/{version}",
+                {**event, "agent_id": rec.agent_id, "architecture": rec.architecture},
+                now,
+            )
         self.events.emit(NEURAL_MODEL_STORED, event)
         stored = rec.model_copy(update={"metadata": metadata, "swarm_id": swarm_id})
         return stored
@@ -155,17 +186,26 @@ class ModelVersionService:
                 raise ModelNotFoundError(
                     f"parent version {parent_version!r} of model {model_id!r} in swarm "
                     f"{swarm_id!r} does not exist",
-                    swarm_id=swarm_id, model_id=model_id, version=parent_version,
+                    swarm_id=swarm_id,
+                    model_id=model_id,
+                    version=parent_version,
                 )
             return {t.key: t for t in q.load_manifest(session, parent.pk)}
 
-    def _metadata(self, given: NeuralModelMetadata, manifest: Manifest, now: Any) -> NeuralModelMetadata:
+    def _metadata(
+        self, given: NeuralModelMetadata, manifest: Manifest, now: Any
+    ) -> NeuralModelMetadata:
         codecs = {c.codec for t in manifest.tensors for c in t.chunks}
-        compression = "none" if codecs <= {"raw"} else "swarm" if codecs - {"raw", "zstd"} else "zstd"
+        compression = (
+            "none" if codecs <= {"raw"} else "swarm" if codecs - {"raw", "zstd"} else "zstd"
+        )
         return given.model_copy(
             update={
-                "created": now, "updated": now, "model_size": manifest.raw_bytes,
-                "stored_size": manifest.new_bytes, "compression_type": compression,
+                "created": now,
+                "updated": now,
+                "model_size": manifest.raw_bytes,
+                "stored_size": manifest.new_bytes,
+                "compression_type": compression,
                 "checkpoint_type": "incremental" if manifest.is_incremental else "full",
             }
         )
@@ -197,7 +237,9 @@ class ModelVersionService:
             what = f"version {version!r} of model" if version else "model"
             raise ModelNotFoundError(
                 f"{what} {model_id!r} not found in swarm {swarm_id!r}",
-                swarm_id=swarm_id, model_id=model_id, version=version,
+                swarm_id=swarm_id,
+                model_id=model_id,
+                version=version,
             )
         return _Located(model, row)
 
@@ -230,12 +272,18 @@ class ModelVersionService:
                 parent = session.get(VersionRow, row.parent_pk)
                 parent_version = parent.version if parent else None
         return NeuralModelRecord(
-            id=model.model_id, agent_id=row.agent_id, model_name=row.model_name,
-            version=row.version, architecture=row.architecture,
-            hyperparameters=row.hyperparameters, weights=groups.get("weights", {}),
+            id=model.model_id,
+            agent_id=row.agent_id,
+            model_name=row.model_name,
+            version=row.version,
+            architecture=row.architecture,
+            hyperparameters=row.hyperparameters,
+            weights=groups.get("weights", {}),
             biases=groups.get("biases", {}),
             metadata=NeuralModelMetadata.model_validate(row.meta),
-            parent_version=parent_version, tags=list(row.tags), swarm_id=model.swarm_id,
+            parent_version=parent_version,
+            tags=list(row.tags),
+            swarm_id=model.swarm_id,
         )
 
     def list_versions(self, swarm_id: str, model_id: str) -> list[ModelVersionInfo]:
@@ -246,17 +294,27 @@ class ModelVersionService:
             if model is None:
                 raise ModelNotFoundError(
                     f"model {model_id!r} not found in swarm {swarm_id!r}",
-                    swarm_id=swarm_id, model_id=model_id,
+                    swarm_id=swarm_id,
+                    model_id=model_id,
                 )
             rows = q.list_versions(session, model.pk)
-            names = {r.pk: r.version for r in q.list_versions(session, model.pk, include_hidden=True)}
+            names = {
+                r.pk: r.version for r in q.list_versions(session, model.pk, include_hidden=True)
+            }
         return [
             ModelVersionInfo(
-                swarm_id=swarm_id, id=model_id, version=r.version,
+                swarm_id=swarm_id,
+                id=model_id,
+                version=r.version,
                 parent_version=names.get(r.parent_pk) if r.parent_pk else None,
-                created=r.created, model_size=r.model_size, stored_size=r.stored_size,
-                tensor_count=r.tensor_count, checkpoint_type=r.checkpoint_type,  # type: ignore[arg-type]
-                accuracy=r.meta.get("accuracy"), loss=r.meta.get("loss"), tags=list(r.tags),
+                created=r.created,
+                model_size=r.model_size,
+                stored_size=r.stored_size,
+                tensor_count=r.tensor_count,
+                checkpoint_type=r.checkpoint_type,  # type: ignore[arg-type]
+                accuracy=r.meta.get("accuracy"),
+                loss=r.meta.get("loss"),
+                tags=list(r.tags),
             )
             for r in rows
         ]

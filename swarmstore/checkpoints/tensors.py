@@ -98,7 +98,9 @@ def tensor_sources(group: str, value: Any) -> list[TensorSource]:
         try:
             array = np.asarray(value, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise InvalidRecordError(f"{group} must be numbers, a buffer or a mapping: {exc}") from None
+            raise InvalidRecordError(
+                f"{group} must be numbers, a buffer or a mapping: {exc}"
+            ) from None
         value = {FLAT_NAME: array}
     if not isinstance(value, Mapping):
         raise InvalidRecordError(
@@ -109,7 +111,9 @@ def tensor_sources(group: str, value: Any) -> list[TensorSource]:
     seen: dict[tuple[Any, ...], str] = {}
     for name, tensor in value.items():
         if not isinstance(name, str) or not name:
-            raise InvalidRecordError(f"{group} has a tensor name that is not a non-empty string: {name!r}")
+            raise InvalidRecordError(
+                f"{group} has a tensor name that is not a non-empty string: {name!r}"
+            )
         if isinstance(tensor, torch.Tensor):
             key = _alias_key(tensor)
             alias = seen.get(key) if key else None
@@ -128,7 +132,9 @@ def tensor_sources(group: str, value: Any) -> list[TensorSource]:
     return sources
 
 
-def tensor_from_bytes(buffer: bytearray | torch.Tensor, dtype: str, shape: tuple[int, ...]) -> torch.Tensor:
+def tensor_from_bytes(
+    buffer: bytearray | torch.Tensor, dtype: str, shape: tuple[int, ...]
+) -> torch.Tensor:
     """A torch tensor over ``buffer`` (no copy for a bytearray)."""
     target = torch_dtype(dtype)
     if isinstance(buffer, torch.Tensor):

@@ -11,13 +11,17 @@ from sqlalchemy.orm import Session
 from swarmstore.meta.tables import EventRow, OutboxRow
 
 
-def append_event(session: Session, name: str, swarm_id: str, payload: dict[str, Any], now: datetime) -> EventRow:
+def append_event(
+    session: Session, name: str, swarm_id: str, payload: dict[str, Any], now: datetime
+) -> EventRow:
     row = EventRow(name=name, swarm_id=swarm_id, payload=payload, created=now)
     session.add(row)
     return row
 
 
-def append_outbox(session: Session, topic: str, entity_id: str, payload: dict[str, Any], now: datetime) -> None:
+def append_outbox(
+    session: Session, topic: str, entity_id: str, payload: dict[str, Any], now: datetime
+) -> None:
     session.add(OutboxRow(topic=topic, entity_id=entity_id, payload=payload, created=now))
 
 

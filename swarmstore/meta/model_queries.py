@@ -30,7 +30,9 @@ def find_version(session: Session, model_pk: int, version: str | None) -> Versio
     return session.scalar(query)
 
 
-def list_versions(session: Session, model_pk: int, *, include_hidden: bool = False) -> list[VersionRow]:
+def list_versions(
+    session: Session, model_pk: int, *, include_hidden: bool = False
+) -> list[VersionRow]:
     query = select(VersionRow).where(VersionRow.model_pk == model_pk).order_by(VersionRow.seq)
     if not include_hidden:
         query = query.where(VersionRow.hidden.is_(False))
@@ -56,14 +58,25 @@ def list_models(session: Session, swarm_id: str | None = None) -> list[tuple[Mod
 
 
 def get_or_create_model(
-    session: Session, swarm_id: str, model_id: str, *, agent_id: str, model_name: str,
-    architecture: str, now: datetime,
+    session: Session,
+    swarm_id: str,
+    model_id: str,
+    *,
+    agent_id: str,
+    model_name: str,
+    architecture: str,
+    now: datetime,
 ) -> ModelRow:
     model = find_model(session, swarm_id, model_id)
     if model is None:
         model = ModelRow(
-            swarm_id=swarm_id, model_id=model_id, agent_id=agent_id, model_name=model_name,
-            architecture=architecture, created=now, updated=now,
+            swarm_id=swarm_id,
+            model_id=model_id,
+            agent_id=agent_id,
+            model_name=model_name,
+            architecture=architecture,
+            created=now,
+            updated=now,
         )
         session.add(model)
         session.flush()
@@ -76,7 +89,9 @@ def get_or_create_model(
 
 
 def next_seq(session: Session, model_pk: int) -> int:
-    current = session.scalar(select(func.max(VersionRow.seq)).where(VersionRow.model_pk == model_pk))
+    current = session.scalar(
+        select(func.max(VersionRow.seq)).where(VersionRow.model_pk == model_pk)
+    )
     return (current or 0) + 1
 
 
@@ -84,17 +99,29 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
     """Insert tensors and chunks; sets ``pk`` on every chunk entry."""
     for entry in manifest.tensors:
         tensor = TensorRow(
-            version_pk=version_pk, position=entry.position, group=entry.group, name=entry.name,
-            dtype=entry.dtype, shape=list(entry.shape), byte_length=entry.byte_length,
-            chunk_bytes=entry.chunk_bytes, alias_of=entry.alias_of,
+            version_pk=version_pk,
+            position=entry.position,
+            group=entry.group,
+            name=entry.name,
+            dtype=entry.dtype,
+            shape=list(entry.shape),
+            byte_length=entry.byte_length,
+            chunk_bytes=entry.chunk_bytes,
+            alias_of=entry.alias_of,
         )
         session.add(tensor)
         session.flush()
         rows = [
             ChunkRow(
-                tensor_pk=tensor.pk, idx=c.idx, raw_hash=c.raw_hash, raw_length=c.raw_length,
-                blob_key=c.blob_key, encoded_length=c.encoded_length, codec=c.codec,
-                base_chunk_pk=c.base_chunk_pk, depth=c.depth,
+                tensor_pk=tensor.pk,
+                idx=c.idx,
+                raw_hash=c.raw_hash,
+                raw_length=c.raw_length,
+                blob_key=c.blob_key,
+                encoded_length=c.encoded_length,
+                codec=c.codec,
+                base_chunk_pk=c.base_chunk_pk,
+                depth=c.depth,
             )
             for c in entry.chunks
         ]
@@ -106,9 +133,15 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
 
 def _chunk_entry(row: ChunkRow) -> ChunkEntry:
     return ChunkEntry(
-        idx=row.idx, raw_hash=row.raw_hash, raw_length=row.raw_length, blob_key=row.blob_key,
-        encoded_length=row.encoded_length, codec=row.codec, depth=row.depth,
-        base_chunk_pk=row.base_chunk_pk, pk=row.pk,
+        idx=row.idx,
+        raw_hash=row.raw_hash,
+        raw_length=row.raw_length,
+        blob_key=row.blob_key,
+        encoded_length=row.encoded_length,
+        codec=row.codec,
+        depth=row.depth,
+        base_chunk_pk=row.base_chunk_pk,
+        pk=row.pk,
     )
 
 
@@ -120,8 +153,14 @@ def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
     )
     entries = {
         t.pk: TensorEntry(
-            position=t.position, group=t.group, name=t.name, dtype=t.dtype, shape=tuple(t.shape),
-            byte_length=t.byte_length, chunk_bytes=t.chunk_bytes, alias_of=t.alias_of,
+            position=t.position,
+            group=t.group,
+            name=t.name,
+            dtype=t.dtype,
+            shape=tuple(t.shape),
+            byte_length=t.byte_length,
+            chunk_bytes=t.chunk_bytes,
+            alias_of=t.alias_of,
         )
         for t in tensors
     }
@@ -154,8 +193,14 @@ def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str
     """(swarm, model, version, tensor, chunk idx, blob key, raw hash, encoded length) of every chunk."""
     query = (
         select(
-            ModelRow.swarm_id, ModelRow.model_id, VersionRow.version, TensorRow.name,
-            ChunkRow.idx, ChunkRow.blob_key, ChunkRow.raw_hash, ChunkRow.encoded_length,
+            ModelRow.swarm_id,
+            ModelRow.model_id,
+            VersionRow.version,
+            TensorRow.name,
+            ChunkRow.idx,
+            ChunkRow.blob_key,
+            ChunkRow.raw_hash,
+            ChunkRow.encoded_length,
         )
         .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
         .join(VersionRow, VersionRow.pk == TensorRow.version_pk)

@@ -29,7 +29,11 @@ def weights_for(version: str) -> dict[str, torch.Tensor]:
 def main() -> None:
     root, model_id, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with SwarmDatabaseManager.open(root, keyframe_interval=4, chunk_bytes=32768) as db:
-        existing = {v.version for v in db.list_model_versions("swarm", model_id)} if db.list_models("swarm") else set()
+        existing = (
+            {v.version for v in db.list_model_versions("swarm", model_id)}
+            if db.list_models("swarm")
+            else set()
+        )
         parent = None
         print("ready", flush=True)
         for i in range(count):
@@ -37,8 +41,15 @@ def main() -> None:
             if version in existing:
                 parent = version
                 continue
-            db.store_neural_model("swarm", {"id": model_id, "version": version, "parentVersion": parent,
-                                            "weights": weights_for(version)})
+            db.store_neural_model(
+                "swarm",
+                {
+                    "id": model_id,
+                    "version": version,
+                    "parentVersion": parent,
+                    "weights": weights_for(version),
+                },
+            )
             print(version, flush=True)
             parent = version
 

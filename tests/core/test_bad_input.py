@@ -38,29 +38,91 @@ def _quantized() -> torch.Tensor:
 
 BAD_CASES: list[tuple[str, Any, Any, type[SwarmStoreError], str]] = [
     ("existing version", "s", model_record("v1", small_state_dict(1)), VersionExistsError, "v1"),
-    ("missing parent", "s", model_record("v2", small_state_dict(1), parentVersion="nope"), ModelNotFoundError, "nope"),
-    ("slash in model id", "s", model_record("v2", small_state_dict(), model_id="a/b"), InvalidIdentifierError, "a/b"),
+    (
+        "missing parent",
+        "s",
+        model_record("v2", small_state_dict(1), parentVersion="nope"),
+        ModelNotFoundError,
+        "nope",
+    ),
+    (
+        "slash in model id",
+        "s",
+        model_record("v2", small_state_dict(), model_id="a/b"),
+        InvalidIdentifierError,
+        "a/b",
+    ),
     ("dotdot version", "s", model_record("..", small_state_dict()), InvalidIdentifierError, ".."),
-    ("control char in swarm", "s\x00x", model_record("v2", small_state_dict()), InvalidIdentifierError, "swarm_id"),
-    ("newline in version", "s", model_record("v\n2", small_state_dict()), InvalidIdentifierError, "version"),
+    (
+        "control char in swarm",
+        "s\x00x",
+        model_record("v2", small_state_dict()),
+        InvalidIdentifierError,
+        "swarm_id",
+    ),
+    (
+        "newline in version",
+        "s",
+        model_record("v\n2", small_state_dict()),
+        InvalidIdentifierError,
+        "version",
+    ),
     ("empty swarm", "", model_record("v2", small_state_dict()), InvalidIdentifierError, "swarm_id"),
-    ("too long id", "s", model_record("v2", small_state_dict(), model_id="m" * 201), InvalidIdentifierError, "201"),
+    (
+        "too long id",
+        "s",
+        model_record("v2", small_state_dict(), model_id="m" * 201),
+        InvalidIdentifierError,
+        "201",
+    ),
     ("empty weights", "s", model_record("v2", {}), InvalidRecordError, "no weights"),
     ("weights of wrong type", "s", model_record("v2", 42), InvalidRecordError, "int"),
     ("tensor of wrong type", "s", model_record("v2", {"w": [1, 2]}), InvalidRecordError, "w"),
-    ("object array", "s", model_record("v2", {"w": np.array([object()])}), UnsupportedDtypeError, "w"),
-    ("sparse tensor", "s", model_record("v2", {"w": torch.eye(3).to_sparse()}), UnsupportedDtypeError, "w"),
+    (
+        "object array",
+        "s",
+        model_record("v2", {"w": np.array([object()])}),
+        UnsupportedDtypeError,
+        "w",
+    ),
+    (
+        "sparse tensor",
+        "s",
+        model_record("v2", {"w": torch.eye(3).to_sparse()}),
+        UnsupportedDtypeError,
+        "w",
+    ),
     ("quantized tensor", "s", model_record("v2", {"q": _quantized()}), UnsupportedDtypeError, "q"),
     ("record not a mapping", "s", ["not", "a", "record"], InvalidRecordError, "list"),
-    ("unknown field", "s", {**model_record("v2", small_state_dict()), "wieghts": 1}, InvalidRecordError, "wieghts"),
-    ("wrong field type", "s", {**model_record("v2", small_state_dict()), "tags": "x"}, InvalidRecordError, "tags"),
+    (
+        "unknown field",
+        "s",
+        {**model_record("v2", small_state_dict()), "wieghts": 1},
+        InvalidRecordError,
+        "wieghts",
+    ),
+    (
+        "wrong field type",
+        "s",
+        {**model_record("v2", small_state_dict()), "tags": "x"},
+        InvalidRecordError,
+        "tags",
+    ),
 ]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize(("case", "swarm", "record", "error", "named"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+@pytest.mark.parametrize(
+    ("case", "swarm", "record", "error", "named"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
+)
 def test_bad_input_raises_typed_error_and_writes_nothing(
-    seeded: SwarmDatabaseManager, store_path: Path, case: str, swarm: str, record: Any, error: type[Exception], named: str
+    seeded: SwarmDatabaseManager,
+    store_path: Path,
+    case: str,
+    swarm: str,
+    record: Any,
+    error: type[Exception],
+    named: str,
 ) -> None:
     before = store_snapshot(store_path)
     with pytest.raises(error) as raised:

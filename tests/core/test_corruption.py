@@ -17,7 +17,8 @@ def _blob_of(store_path: Path, db: SwarmDatabaseManager, tensor: str) -> Path:
 
     conn = sqlite3.connect(store_path / "meta.sqlite3")
     key = conn.execute(
-        "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk WHERE t.name = ?", (tensor,)
+        "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk WHERE t.name = ?",
+        (tensor,),
     ).fetchone()[0]
     conn.close()
     return store_path / "blobs" / key[:2] / key[2:]
@@ -39,8 +40,12 @@ def delete(path: Path) -> None:
     path.unlink()
 
 
-@pytest.mark.parametrize("damage", [flip_byte, truncate, delete], ids=["flip", "truncate", "delete"])
-def test_damaged_blob_is_reported_naming_the_tensor(db: SwarmDatabaseManager, store_path: Path, damage: Callable[[Path], None]) -> None:
+@pytest.mark.parametrize(
+    "damage", [flip_byte, truncate, delete], ids=["flip", "truncate", "delete"]
+)
+def test_damaged_blob_is_reported_naming_the_tensor(
+    db: SwarmDatabaseManager, store_path: Path, damage: Callable[[Path], None]
+) -> None:
     weights = {"encoder.weight": torch.randn(128, 64), "head.weight": torch.randn(4, 64)}
     db.store_neural_model("s", model_record("v1", weights))
     damage(_blob_of(store_path, db, "encoder.weight"))
@@ -48,7 +53,12 @@ def test_damaged_blob_is_reported_naming_the_tensor(db: SwarmDatabaseManager, st
     with pytest.raises(CorruptDataError) as raised:
         db.get_neural_model("s", "model_001", "v1")
     error = raised.value
-    assert (error.swarm_id, error.model_id, error.version, error.tensor) == ("s", "model_001", "v1", "encoder.weight")
+    assert (error.swarm_id, error.model_id, error.version, error.tensor) == (
+        "s",
+        "model_001",
+        "v1",
+        "encoder.weight",
+    )
     assert "encoder.weight" in str(error)
 
     report = db.check()
@@ -67,7 +77,9 @@ def test_damaged_delta_base_fails_the_child_too(tmp_path: Path) -> None:
     with SwarmDatabaseManager.open(tmp_path, durability="normal") as db:
         base = torch.randn(256, 64)
         db.store_neural_model("s", model_record("v1", {"w": base}))
-        child = db.store_neural_model("s", model_record("v2", {"w": base + 1e-4}, parentVersion="v1"))
+        child = db.store_neural_model(
+            "s", model_record("v2", {"w": base + 1e-4}, parentVersion="v1")
+        )
         if child.metadata.checkpoint_type != "incremental":
             pytest.skip("codec chose a full frame; no chain to break")
         flip_byte(_blob_of(tmp_path, db, "w"))  # the first chunk row: v1's keyframe

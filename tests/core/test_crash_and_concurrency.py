@@ -21,8 +21,12 @@ KILLS = 30
 
 
 def _spawn(root: Path, model: str, prefix: str, count: int) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, WORKER, str(root), model, prefix, str(count)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, WORKER, str(root), model, prefix, str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _verify(root: Path, model: str, versions: list[str]) -> None:
@@ -42,13 +46,19 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_version(tmp_path: Path)
     for _ in range(KILLS):
         child = _spawn(tmp_path, "crashy", "v", 10_000)
         assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready", child.stderr.read() if child.stderr else ""
+        assert child.stdout.readline().strip() == "ready", (
+            child.stderr.read() if child.stderr else ""
+        )
         time.sleep(rng.uniform(0.0, 0.4))
         os.kill(child.pid, signal.SIGKILL)
         out, _ = child.communicate()
         acknowledged.extend(line for line in out.split() if line.startswith("v-"))
         with SwarmDatabaseManager.open(tmp_path) as db:  # open must succeed after every kill
-            stored = {v.version for v in db.list_model_versions("swarm", "crashy")} if db.list_models() else set()
+            stored = (
+                {v.version for v in db.list_model_versions("swarm", "crashy")}
+                if db.list_models()
+                else set()
+            )
         assert set(acknowledged) <= stored
     assert len(set(acknowledged)) >= 5, "the child never got to store; the test proves nothing"
     _verify(tmp_path, "crashy", sorted(set(acknowledged)))
@@ -56,7 +66,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_version(tmp_path: Path)
 
 @pytest.mark.slow
 def test_four_processes_store_25_versions_each(tmp_path: Path) -> None:
-    children = [_spawn(tmp_path, "shared", f"p{i}", 25) for i in range(4)]  # all race to create the schema
+    children = [
+        _spawn(tmp_path, "shared", f"p{i}", 25) for i in range(4)
+    ]  # all race to create the schema
     outputs = []
     for child in children:
         out, err = child.communicate(timeout=600)

@@ -24,19 +24,34 @@ def random_tensor(dtype_name: str, shape: tuple[int, ...], data: bytes) -> torch
         warnings.simplefilter("ignore")  # complex32 is "experimental" in torch
         itemsize = torch.empty(0, dtype=dtype).element_size()
         count = int(np.prod(shape)) if shape else 1
-        raw = (data * (count * itemsize // max(1, len(data)) + 1))[: count * itemsize] if data else bytes(count * itemsize)
-        return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape) if count else torch.empty(shape, dtype=dtype)
+        raw = (
+            (data * (count * itemsize // max(1, len(data)) + 1))[: count * itemsize]
+            if data
+            else bytes(count * itemsize)
+        )
+        return (
+            torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)
+            if count
+            else torch.empty(shape, dtype=dtype)
+        )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     dtype=st.sampled_from(ALL_DTYPES),
     shape=st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple),
     data=st.binary(min_size=0, max_size=512),
 )
-def test_any_dtype_shape_and_bits_round_trip(tmp_path_factory: pytest.TempPathFactory, dtype: str, shape: tuple[int, ...], data: bytes) -> None:
+def test_any_dtype_shape_and_bits_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, dtype: str, shape: tuple[int, ...], data: bytes
+) -> None:
     tensor = random_tensor(dtype, shape, data)
-    with SwarmDatabaseManager.open(tmp_path_factory.mktemp("s"), durability="normal") as db, warnings.catch_warnings():
+    with (
+        SwarmDatabaseManager.open(tmp_path_factory.mktemp("s"), durability="normal") as db,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", UserWarning)
         db.store_neural_model("s", model_record("v1", {"t": tensor}))
         back = db.get_neural_model("s", "model_001", "v1").weights["t"]
@@ -44,7 +59,9 @@ def test_any_dtype_shape_and_bits_round_trip(tmp_path_factory: pytest.TempPathFa
 
 
 def test_special_float_values_keep_their_bits(db: SwarmDatabaseManager) -> None:
-    payload_nan = torch.from_numpy(np.array([0x7FC00001, 0xFFC12345, 0x7F800001], dtype=np.uint32).view(np.float32))
+    payload_nan = torch.from_numpy(
+        np.array([0x7FC00001, 0xFFC12345, 0x7F800001], dtype=np.uint32).view(np.float32)
+    )
     specials = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-45, -1e-45, 3.4e38])
     weights = {
         "f32": torch.cat([payload_nan, specials]),
@@ -84,7 +101,9 @@ def test_layouts_views_and_tied_weights(db: SwarmDatabaseManager) -> None:
 def test_large_tensor_spans_many_chunks(tmp_path: Path) -> None:
     tensor = torch.randn(3, 10_001)  # 120 KB over 16 KB chunks, last chunk partial
     with SwarmDatabaseManager.open(tmp_path, durability="normal", chunk_bytes=16384) as db:
-        db.store_neural_model("s", model_record("v1", {"big": tensor, "odd": torch.randn(4097, dtype=torch.float64)}))
+        db.store_neural_model(
+            "s", model_record("v1", {"big": tensor, "odd": torch.randn(4097, dtype=torch.float64)})
+        )
         back = db.get_neural_model("s", "model_001").weights
         assert bits_equal(back["big"], tensor)
         changed = tensor.clone()
@@ -95,7 +114,10 @@ def test_large_tensor_spans_many_chunks(tmp_path: Path) -> None:
 
 
 def test_numpy_arrays_and_flat_buffers(db: SwarmDatabaseManager) -> None:
-    arrays = {"a": np.arange(12, dtype=np.int16).reshape(3, 4), "b": np.array([1.5, -0.0], dtype=">f8")}
+    arrays = {
+        "a": np.arange(12, dtype=np.int16).reshape(3, 4),
+        "b": np.array([1.5, -0.0], dtype=">f8"),
+    }
     db.store_neural_model("s", model_record("np", arrays))
     back = db.get_neural_model("s", "model_001", "np").weights
     assert np.array_equal(back["a"].numpy(), arrays["a"])
@@ -108,14 +130,23 @@ def test_numpy_arrays_and_flat_buffers(db: SwarmDatabaseManager) -> None:
     assert rec.biases["flat"].numpy().tobytes() == raw_b
 
     db.store_neural_model("s", model_record("list", [0.5, 1.5, -2.0]))
-    assert db.get_neural_model("s", "model_001", "list").weights["flat"].tolist() == [0.5, 1.5, -2.0]
+    assert db.get_neural_model("s", "model_001", "list").weights["flat"].tolist() == [
+        0.5,
+        1.5,
+        -2.0,
+    ]
 
 
-def test_identical_tensors_are_stored_once_across_models_and_swarms(db: SwarmDatabaseManager, store_path: Path) -> None:
+def test_identical_tensors_are_stored_once_across_models_and_swarms(
+    db: SwarmDatabaseManager, store_path: Path
+) -> None:
     frozen = torch.randn(256, 256)
     db.store_neural_model("s1", model_record("v1", {"backbone": frozen, "head": torch.randn(4)}))
     blobs_after_first = {p.name for p in (store_path / "blobs").rglob("*") if p.is_file()}
-    second = db.store_neural_model("s2", model_record("v1", {"backbone": frozen.clone(), "head": torch.randn(4)}, model_id="other"))
+    second = db.store_neural_model(
+        "s2",
+        model_record("v1", {"backbone": frozen.clone(), "head": torch.randn(4)}, model_id="other"),
+    )
     blobs_after_second = {p.name for p in (store_path / "blobs").rglob("*") if p.is_file()}
     assert len(blobs_after_second - blobs_after_first) == 1  # only the new head
     assert second.metadata.stored_size is not None and second.metadata.stored_size < 1024

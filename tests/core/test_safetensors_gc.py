@@ -30,7 +30,9 @@ def mixed_weights() -> dict[str, torch.Tensor]:
     }
 
 
-def test_export_is_readable_by_safetensors_and_bit_exact(db: SwarmDatabaseManager, tmp_path: Path) -> None:
+def test_export_is_readable_by_safetensors_and_bit_exact(
+    db: SwarmDatabaseManager, tmp_path: Path
+) -> None:
     weights = mixed_weights()
     db.store_neural_model("s", model_record("v1", weights))
     out = db.export_safetensors("s", "model_001", "v1", tmp_path / "m.safetensors")
@@ -44,7 +46,9 @@ def test_import_of_a_reference_file_is_bit_exact(db: SwarmDatabaseManager, tmp_p
     weights = mixed_weights()
     path = tmp_path / "ref.safetensors"
     safetensors.torch.save_file(weights, path, metadata={"format": "pt"})
-    stored = db.import_safetensors("s", path, {"id": "imported", "version": "1", "architecture": "mixed"})
+    stored = db.import_safetensors(
+        "s", path, {"id": "imported", "version": "1", "architecture": "mixed"}
+    )
     assert stored.metadata.model_size == sum(t.numel() * t.element_size() for t in weights.values())
     back = db.get_neural_model("s", "imported", "1")
     for name, tensor in weights.items():
@@ -55,7 +59,9 @@ def test_import_of_a_reference_file_is_bit_exact(db: SwarmDatabaseManager, tmp_p
 
 
 @pytest.mark.parametrize("damage", [b"", b"\xff" * 8, b"\x08\x00\x00\x00\x00\x00\x00\x00not json"])
-def test_malformed_safetensors_is_a_typed_error(db: SwarmDatabaseManager, tmp_path: Path, damage: bytes) -> None:
+def test_malformed_safetensors_is_a_typed_error(
+    db: SwarmDatabaseManager, tmp_path: Path, damage: bytes
+) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(damage)
     with pytest.raises(InvalidRecordError, match="bad.safetensors"):

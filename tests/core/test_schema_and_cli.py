@@ -27,12 +27,21 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 def test_committed_json_schema_matches_the_record(record: type) -> None:
     path = SCHEMAS / f"{record.__name__}.json"
     assert path.exists(), f"run: python -m swarmstore.records.schemas ({path} missing)"
-    assert path.read_text() == render(record), f"{path} is stale: python -m swarmstore.records.schemas"
+    assert path.read_text() == render(record), (
+        f"{path} is stale: python -m swarmstore.records.schemas"
+    )
 
 
 def test_schema_uses_the_seed_camel_case_keys() -> None:
     text = (SCHEMAS / "NeuralModelRecord.json").read_text()
-    for key in ("agentId", "modelName", "parentVersion", "trainingEpochs", "compressionType", "checkpointType"):
+    for key in (
+        "agentId",
+        "modelName",
+        "parentVersion",
+        "trainingEpochs",
+        "compressionType",
+        "checkpointType",
+    ):
         assert f'"{key}"' in text
 
 
@@ -45,7 +54,9 @@ def test_migrated_schema_equals_the_orm_models(store_path: Path) -> None:
     SwarmDatabaseManager.open(store_path).close()
     engine = create_engine(f"sqlite:///{store_path / 'meta.sqlite3'}")
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     engine.dispose()
     assert diff == []
 
@@ -62,7 +73,9 @@ def test_every_cli_command_has_help_text() -> None:
                 assert action.help, f"{name} {action.dest} has no help"
 
 
-def test_cli_lists_shows_checks_exports_and_imports(store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_shows_checks_exports_and_imports(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with SwarmDatabaseManager.open(store_path) as db:
         db.store_neural_model("s", model_record("v1", {"w": torch.randn(3, 3)}))
     assert main(["models", str(store_path)]) == 0
@@ -74,7 +87,9 @@ def test_cli_lists_shows_checks_exports_and_imports(store_path: Path, tmp_path: 
     assert main(["check", str(store_path)]) == 0
     out = tmp_path / "x.safetensors"
     assert main(["export", str(store_path), "s", "model_001", "v1", str(out)]) == 0 and out.exists()
-    assert main(["import", str(store_path), "s", str(out), "--model", "copy", "--version", "1"]) == 0
+    assert (
+        main(["import", str(store_path), "s", str(out), "--model", "copy", "--version", "1"]) == 0
+    )
     assert main(["gc", str(store_path)]) == 0
     capsys.readouterr()
     assert main(["show", str(store_path), "s", "nope"]) == 2
@@ -82,8 +97,12 @@ def test_cli_lists_shows_checks_exports_and_imports(store_path: Path, tmp_path: 
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "swarmstore", "demo", "--root", str(tmp_path), "--epochs", "3"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "swarmstore", "demo", "--root", str(tmp_path), "--epochs", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert sum("bit-exact" in line for line in lines) == 3

@@ -14,9 +14,22 @@ from tests.conftest import bits_equal, model_record, small_state_dict
 
 def test_latest_is_the_last_stored_and_record_is_complete(db: SwarmDatabaseManager) -> None:
     for i in range(3):
-        db.store_neural_model("s", model_record(f"v{i}", small_state_dict(i), parentVersion=f"v{i-1}" if i else None,
-                                                metadata={"accuracy": 0.5 + i / 10, "loss": 1.0 / (i + 1), "trainingEpochs": i, "f1": 0.3},
-                                                hyperparameters={"learningRate": 1e-3}, tags=["t"]))
+        db.store_neural_model(
+            "s",
+            model_record(
+                f"v{i}",
+                small_state_dict(i),
+                parentVersion=f"v{i - 1}" if i else None,
+                metadata={
+                    "accuracy": 0.5 + i / 10,
+                    "loss": 1.0 / (i + 1),
+                    "trainingEpochs": i,
+                    "f1": 0.3,
+                },
+                hyperparameters={"learningRate": 1e-3},
+                tags=["t"],
+            ),
+        )
     latest = db.get_neural_model("s", "model_001")
     assert latest.version == "v2" and latest.parent_version == "v1"
     assert bits_equal(latest.weights["fc1.weight"], small_state_dict(2)["fc1.weight"])
@@ -27,20 +40,40 @@ def test_latest_is_the_last_stored_and_record_is_complete(db: SwarmDatabaseManag
     assert meta.compression_type is not None and meta.checkpoint_type in ("full", "incremental")
     assert meta.model_extra == {"f1": 0.3}  # custom metrics kept
     dumped = latest.to_json_dict()
-    assert dumped["agentId"] == "agent_001" and dumped["parentVersion"] == "v1" and "weights" not in dumped
+    assert (
+        dumped["agentId"] == "agent_001"
+        and dumped["parentVersion"] == "v1"
+        and "weights" not in dumped
+    )
     assert dumped["metadata"]["trainingEpochs"] == 2
     versions = db.list_model_versions("s", "model_001")
     assert [v.version for v in versions] == ["v0", "v1", "v2"]
     assert [v.parent_version for v in versions] == [None, "v0", "v1"]
     [listed] = db.list_models()
-    assert (listed["model_id"], listed["versions"], listed["architecture"]) == ("model_001", 3, "feedforward")
+    assert (listed["model_id"], listed["versions"], listed["architecture"]) == (
+        "model_001",
+        3,
+        "feedforward",
+    )
 
 
 def test_snake_case_keys_and_record_objects_are_accepted(db: SwarmDatabaseManager) -> None:
     from swarmstore import NeuralModelRecord
 
-    db.store_neural_model("s", {"id": "m", "agent_id": "a", "model_name": "n", "version": "1", "weights": {"w": torch.ones(2)}})
-    db.store_neural_model("s", NeuralModelRecord(id="m", version="2", parent_version="1", weights={"w": torch.zeros(2)}))
+    db.store_neural_model(
+        "s",
+        {
+            "id": "m",
+            "agent_id": "a",
+            "model_name": "n",
+            "version": "1",
+            "weights": {"w": torch.ones(2)},
+        },
+    )
+    db.store_neural_model(
+        "s",
+        NeuralModelRecord(id="m", version="2", parent_version="1", weights={"w": torch.zeros(2)}),
+    )
     assert db.get_neural_model("s", "m", "1").agent_id == "a"
     assert db.get_neural_model("s", "m").parent_version == "1"
 
@@ -50,12 +83,22 @@ def test_events_fire_after_commit_with_the_seed_fields(db: SwarmDatabaseManager)
 
     def handler(event: dict[str, Any]) -> None:
         # Fired after commit: the version is already readable.
-        assert db.get_neural_model(event["swarm_id"], event["model_id"], event["version"]).version == event["version"]
+        assert (
+            db.get_neural_model(event["swarm_id"], event["model_id"], event["version"]).version
+            == event["version"]
+        )
         seen.append(event)
 
     db.on("neural_model_stored", handler)
     db.store_neural_model("swarm_123", model_record("v1.0", small_state_dict()))
-    assert seen == [{"swarm_id": "swarm_123", "model_id": "model_001", "version": "v1.0", "parent_version": None}]
+    assert seen == [
+        {
+            "swarm_id": "swarm_123",
+            "model_id": "model_001",
+            "version": "v1.0",
+            "parent_version": None,
+        }
+    ]
 
 
 def test_no_event_for_a_failed_write(db: SwarmDatabaseManager) -> None:
@@ -67,7 +110,9 @@ def test_no_event_for_a_failed_write(db: SwarmDatabaseManager) -> None:
     assert seen == []
 
 
-def test_a_raising_subscriber_is_logged_and_does_not_fail_the_write(db: SwarmDatabaseManager, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_raising_subscriber_is_logged_and_does_not_fail_the_write(
+    db: SwarmDatabaseManager, caplog: pytest.LogCaptureFixture
+) -> None:
     after: list[str] = []
 
     def broken(event: dict[str, Any]) -> None:
@@ -91,10 +136,15 @@ def test_unsubscribe_and_unknown_event(db: SwarmDatabaseManager) -> None:
         db.on("no_such_event", print)
 
 
-def test_event_log_replays_across_processes_by_sequence(db: SwarmDatabaseManager, store_path: Any) -> None:
+def test_event_log_replays_across_processes_by_sequence(
+    db: SwarmDatabaseManager, store_path: Any
+) -> None:
     db.store_neural_model("s", model_record("v1", small_state_dict()))
     db.store_neural_model("s", model_record("v2", small_state_dict(1), parentVersion="v1"))
     with SwarmDatabaseManager.open(store_path) as other:
         events = other.events_since(0)
-        assert [(e["name"], e["version"]) for e in events] == [("neural_model_stored", "v1"), ("neural_model_stored", "v2")]
+        assert [(e["name"], e["version"]) for e in events] == [
+            ("neural_model_stored", "v1"),
+            ("neural_model_stored", "v2"),
+        ]
         assert other.events_since(events[0]["seq"])[0]["version"] == "v2"
