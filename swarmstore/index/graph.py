@@ -219,11 +219,14 @@ class LineageGraph:
         self._shared = _acquire(self.db_path, open_timeout)
         self._lock = threading.RLock()
         self._closed = False
+        self._conn: Any = None
         try:
             self._conn = self._shared.backend.Connection(self._shared.database)
             self._conn.execute(f"CALL var_length_extend_max_depth={MAX_DEPTH_LIMIT}")
             self._create_schema()
         except BaseException:
+            if self._conn is not None:
+                self._conn.close()
             _release(self._shared)
             raise
 

@@ -18,6 +18,7 @@ from swarmstore.index.graph import (
     DeleteEdge,
     DeleteNode,
     Deployed,
+    GraphOp,
     GraphUnavailableError,
     LineageGraph,
     Related,
@@ -88,7 +89,7 @@ def test_wide_dag_with_several_parents(graph: LineageGraph) -> None:
 
 
 def test_merge_is_idempotent_and_updates_properties(graph: LineageGraph) -> None:
-    ops = [
+    ops: list[GraphOp] = [
         UpsertNode("Model", "m1", {"swarm_id": "s", "name": "net"}),
         UpsertNode("ModelVersion", "v1", {"swarm_id": "s", "model_id": "m1", "version": "1"}),
         UpsertEdge("HAS_VERSION", "m1", "v1"),
@@ -234,22 +235,32 @@ def test_handles_on_one_path_share_one_database(db_path: Path) -> None:
     assert open_database_count() == 0
 
 
-def test_another_process_cannot_open_while_held(db_path: Path) -> None:
-    script = (
-        "import sys\n"
-        "from swarmstore.index.graph import LineageGraph, GraphUnavailableError\n"
-        "try:\n"
-        "    LineageGraph(sys.argv[1], open_timeout=0.2)\n"
-        "except GraphUnavailableError:\n"
-        "    print('unavailable')\n"
+def test_another_process_holding_the_database_is_waited_for(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, kuzu\n"
+            "db = kuzu.Database(sys.argv[1])\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.readline()\n",
+            str(db_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    with LineageGraph(db_path):
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(db_path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=Path(__file__).parents[2],
-        )
-    assert done.stdout.strip() == "unavailable", done.stderr
-    assert issubclass(GraphUnavailableError, TimeoutError)
+    with holder:  # closes the pipes and waits
+        assert holder.stdout is not None and holder.stdin is not None
+        try:
+            assert holder.stdout.readline().strip() == "ready"
+            with pytest.raises(GraphUnavailableError) as info:
+                LineageGraph(db_path, open_timeout=0.2)
+            assert isinstance(info.value, TimeoutError)
+            holder.stdin.write("done\n")
+            holder.stdin.flush()
+            with LineageGraph(db_path, open_timeout=30) as g:  # retries until released
+                g.upsert_node("Agent", "a")
+        finally:
+            holder.kill()

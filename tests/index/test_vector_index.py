@@ -27,7 +27,7 @@ from swarmstore.index.lance import (
 
 def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
     v = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True), dtype=np.float32)
 
 
 def model_rows(
@@ -156,8 +156,9 @@ def test_commit_conflicts_are_retried_then_reported(tmp_path: Path) -> None:
     calls.clear()
     with pytest.raises(IndexWriteConflictError):
         index._retry(lambda: (_ for _ in ()).throw(OSError("Retryable commit conflict")))
+    empty: dict[str, str] = {}
     with pytest.raises(KeyError):
-        index._retry(lambda: {}["not a conflict"])
+        index._retry(lambda: empty["not a conflict"])
     assert is_commit_conflict(RuntimeError("Too much write contention"))
     assert not is_commit_conflict(RuntimeError("Schema error"))
 
