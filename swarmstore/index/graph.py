@@ -208,8 +208,10 @@ class LineageGraph:
     (one transaction per call) and idempotent. ``close()`` or ``with``
     releases the handle; the database closes with its last handle.
 
-    Raises ``GraphUnavailableError`` when another process holds the database
-    past ``open_timeout`` seconds.
+    Kuzu lets one process at a time hold the database open, so a handle in
+    another process waits up to ``open_timeout`` seconds and then raises
+    ``GraphUnavailableError``: answer lineage from SQL then (``WITH
+    RECURSIVE``), or retry. Close handles that are not in use.
     """
 
     def __init__(self, path: str | Path, *, open_timeout: float = 10.0) -> None:
@@ -261,24 +263,26 @@ class LineageGraph:
 
         Runs of consecutive operations of one kind go to Kuzu as one
         ``UNWIND`` statement. Returns the number of operations applied.
-        Raises ``InvalidRecordError`` for an unknown table or property before
-        anything is written.
+        Raises ``InvalidRecordError`` for an unknown table, property or a
+        non-string id before anything is written.
         """
         op_list = list(ops)
-        statements = _plan(op_list)
-        if not statements:
-            return 0
-        with self._lock, self._shared.write_lock:
-            self._check_open()
-            self._conn.execute("BEGIN TRANSACTION")
-            try:
-                for query, rows in statements:
-                    self._conn.execute(query, {"rows": rows})
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._write(_plan(op_list), clear_first=False)
         return len(op_list)
+
+    def rebuild(self, ops: Iterable[GraphOp]) -> int:
+        """Replace the whole graph with ``ops`` in one transaction.
+
+        For ``reindex`` from SQL: readers see the old graph or the new one,
+        never an empty or half-built one.
+        """
+        op_list = list(ops)
+        self._write(_plan(op_list), clear_first=True)
+        return len(op_list)
+
+    def clear(self) -> None:
+        """Remove every node and relationship."""
+        self._write([], clear_first=True)
 
     def upsert_node(self, table: str, id: str, **props: str | None) -> None:
         self.apply([UpsertNode(table, id, props)])
@@ -292,14 +296,18 @@ class LineageGraph:
     def delete_edge(self, rel: str, src: str, dst: str) -> None:
         self.apply([DeleteEdge(rel, src, dst)])
 
-    def clear(self) -> None:
-        """Remove every node and relationship (before a rebuild from SQL)."""
+    def _write(self, statements: list[Statement], *, clear_first: bool) -> None:
+        if not statements and not clear_first:
+            return
         with self._lock, self._shared.write_lock:
             self._check_open()
             self._conn.execute("BEGIN TRANSACTION")
             try:
-                for table in NODE_TABLES:
-                    self._conn.execute(f"MATCH (n:{table}) DETACH DELETE n")
+                if clear_first:
+                    for table in NODE_TABLES:
+                        self._conn.execute(f"MATCH (n:{table}) DETACH DELETE n")
+                for query, rows in statements:
+                    self._conn.execute(query, {"rows": rows})
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

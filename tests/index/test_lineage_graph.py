@@ -208,6 +208,18 @@ def test_clear_and_counts(graph: LineageGraph) -> None:
     assert set(graph.counts().values()) == {0}
 
 
+def test_rebuild_replaces_everything_atomically(
+    graph: LineageGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph.apply(chain(5))
+    assert graph.rebuild([UpsertEdge("PARENT_OF", "a", "b")]) == 1
+    assert graph.ids("ModelVersion") == {"a", "b"}
+    monkeypatch.setattr(graph, "_conn", FailingConnection(graph._conn, fail_at=1))
+    with pytest.raises(RuntimeError, match="injected"):
+        graph.rebuild([UpsertNode("Agent", "x")])
+    assert graph.ids("ModelVersion") == {"a", "b"}  # the old graph survives
+
+
 def test_reopen_after_close_keeps_data(db_path: Path) -> None:
     with LineageGraph(db_path) as g:
         g.apply(chain(50))
