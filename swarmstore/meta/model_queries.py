@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
@@ -96,39 +96,49 @@ def next_seq(session: Session, model_pk: int) -> int:
 
 
 def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> None:
-    """Insert tensors and chunks; sets ``pk`` on every chunk entry."""
-    for entry in manifest.tensors:
-        tensor = TensorRow(
-            version_pk=version_pk,
-            position=entry.position,
-            group=entry.group,
-            name=entry.name,
-            dtype=entry.dtype,
-            shape=list(entry.shape),
-            byte_length=entry.byte_length,
-            chunk_bytes=entry.chunk_bytes,
-            alias_of=entry.alias_of,
-        )
-        session.add(tensor)
-        session.flush()
-        rows = [
-            ChunkRow(
-                tensor_pk=tensor.pk,
-                idx=c.idx,
-                raw_hash=c.raw_hash,
-                raw_length=c.raw_length,
-                blob_key=c.blob_key,
-                encoded_length=c.encoded_length,
-                codec=c.codec,
-                base_chunk_pk=c.base_chunk_pk,
-                depth=c.depth,
-            )
-            for c in entry.chunks
-        ]
-        session.add_all(rows)
-        session.flush()
-        for chunk, row in zip(entry.chunks, rows, strict=True):
-            chunk.pk = row.pk
+    """Insert tensors and chunks in two bulk statements; sets ``pk`` on every chunk.
+
+    Bulk INSERT ... RETURNING (not one ORM flush per tensor): a 100-tensor
+    version costs two round trips instead of two hundred.
+    """
+    if not manifest.tensors:
+        return
+    tensor_rows = [
+        {
+            "version_pk": version_pk,
+            "position": e.position,
+            "group": e.group,
+            "name": e.name,
+            "dtype": e.dtype,
+            "shape": list(e.shape),
+            "byte_length": e.byte_length,
+            "chunk_bytes": e.chunk_bytes,
+            "alias_of": e.alias_of,
+        }
+        for e in manifest.tensors
+    ]
+    returning = insert(TensorRow).returning(TensorRow.pk, sort_by_parameter_order=True)
+    tensor_pks = list(session.scalars(returning, tensor_rows))
+    chunks = [(pk, c) for pk, e in zip(tensor_pks, manifest.tensors, strict=True) for c in e.chunks]
+    if not chunks:
+        return
+    chunk_rows = [
+        {
+            "tensor_pk": tensor_pk,
+            "idx": c.idx,
+            "raw_hash": c.raw_hash,
+            "raw_length": c.raw_length,
+            "blob_key": c.blob_key,
+            "encoded_length": c.encoded_length,
+            "codec": c.codec,
+            "base_chunk_pk": c.base_chunk_pk,
+            "depth": c.depth,
+        }
+        for tensor_pk, c in chunks
+    ]
+    returning = insert(ChunkRow).returning(ChunkRow.pk, sort_by_parameter_order=True)
+    for (_, chunk), pk in zip(chunks, session.scalars(returning, chunk_rows), strict=True):
+        chunk.pk = pk
 
 
 def _chunk_entry(row: ChunkRow) -> ChunkEntry:
