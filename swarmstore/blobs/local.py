@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,15 @@ from swarmstore.errors import InvalidRecordError
 
 _HEX = frozenset("0123456789abcdef")
 _TEMP_SUFFIX = ".tmp"
+_FSYNC_THREADS = 16  # fsync waits on the disk, not the CPU: overlap many
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,16 +37,16 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobStore(BlobStore):
     """Content-addressed files under ``root``.
 
-    With ``durable=True`` each blob is fsynced before its rename, and ``flush``
-    fsyncs every fan-out directory that gained a name since the last flush —
-    one directory fsync per batch instead of one per blob.
+    With ``durable=True`` a put writes a temp file; ``flush`` fsyncs the batch's
+    temp files in parallel, renames them into place and fsyncs each touched
+    directory once. Until ``flush`` a durable put is invisible to ``get``.
     """
 
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = Path(root)
         self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True)
-        self._dirty_dirs: set[Path] = set()
+        self._pending: list[tuple[Path, Path]] = []
         self._lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
@@ -59,23 +69,32 @@ class LocalBlobStore(BlobStore):
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            if self.durable:
-                os.fsync(fd)
         except BaseException:
             os.close(fd)
             temp.unlink(missing_ok=True)
             raise
         os.close(fd)
-        os.replace(temp, path)
-        if self.durable:
-            with self._lock:
-                self._dirty_dirs.add(path.parent)
-                self._dirty_dirs.add(self.root)
+        if not self.durable:
+            os.replace(temp, path)
+            return True
+        with self._lock:  # renamed in flush(), after its bytes are on disk
+            self._pending.append((temp, path))
         return True
 
     def flush(self) -> None:
+        """fsync every pending temp file in parallel, rename each into place,
+        then fsync the directories: a blob's name never exists on disk before
+        its bytes do, so a reader (or a dedup check) never sees a torn blob."""
         with self._lock:
-            dirs, self._dirty_dirs = self._dirty_dirs, set()
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        with ThreadPoolExecutor(min(_FSYNC_THREADS, len(pending))) as pool:
+            list(pool.map(_fsync_file, [temp for temp, _ in pending]))
+        dirs = {self.root}
+        for temp, path in pending:
+            os.replace(temp, path)
+            dirs.add(path.parent)
         for directory in sorted(dirs, reverse=True):  # children before the root
             _fsync_dir(directory)
 
