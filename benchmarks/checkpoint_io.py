@@ -31,8 +31,9 @@ time is the median over repeats, and each ratio is the median of the per-repeat
 paired ratios (anchor time / contender time in the same repeat, so > 1 means
 faster than the anchor), which cancels drift on a noisy shared machine.
 Files are read back from a warm page cache for every contender alike.
-Opening a store (schema creation for a fresh one) is outside the timed save
-and restore and is reported separately in the JSON (``open_s``).
+Setup before a save (opening a fresh store, which creates its schema; for a
+Δ row also storing v1) is outside the timed save and reported in the JSON as
+``setup_s``; opening the store before a restore is outside the clock too.
 
 Memory: for each contender and dtype, save and restore each run once more in
 their own process (a fresh fork of a forkserver that has torch and swarmstore
@@ -260,7 +261,7 @@ def timed_round(
         target = v2 if c.delta else v1
         t0 = time.perf_counter()
         db = prepare(c, work, threads, v1)
-        open_s = time.perf_counter() - t0
+        setup_s = time.perf_counter() - t0
         gc.collect()
         t0 = time.perf_counter()
         facts = do_save(c, work, db, target)
@@ -275,7 +276,7 @@ def timed_round(
         return {
             "save_s": save_s,
             "restore_s": restore_s,
-            "open_s": open_s,
+            "setup_s": setup_s,
             "disk_bytes": disk,
             "verified": ok,
             **facts,
@@ -473,7 +474,11 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             mem = results.get("memory", {}).get(dtype, {}).get(c.name)
             save_extra = mem["save"]["extra"] if mem else None
             restore_extra = mem["restore"]["extra"] if mem else None
-            mem_ok = None if mem is None else max(save_extra, restore_extra) <= bound
+            mem_ok = (
+                None
+                if mem is None
+                else bool(max(mem["save"]["extra"], mem["restore"]["extra"]) <= bound)
+            )
             row = {
                 "contender": c.name,
                 "dtype": dtype,
@@ -490,7 +495,7 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                     max(runs[i]["torch.save"]["restore_s"] / restores[i] for i in range(reps)),
                 ],
                 "stored_over_raw": stored / per["raw_bytes"],
-                "open_s": median([r[c.name]["open_s"] for r in runs]),
+                "setup_s": median([r[c.name]["setup_s"] for r in runs]),
                 "disk_bytes": median([r[c.name]["disk_bytes"] for r in runs]),
                 "save_extra_rss": save_extra,
                 "restore_extra_rss": restore_extra,
@@ -515,13 +520,28 @@ def goal_cell(row: dict[str, Any]) -> str:
     return f"save {mark(row['save_ok'])} restore {mark(row['restore_ok'])} {mem}"
 
 
+def span(lo_hi: list[float]) -> str:
+    return f"{lo_hi[0]:.2f}–{lo_hi[1]:.2f}"
+
+
+def goal_summary(rows: list[dict[str, Any]]) -> str:
+    ours = [r for r in rows if "save_ok" in r]
+    parts = []
+    for key, label in (("save_ok", "save"), ("restore_ok", "restore"), ("mem_ok", "memory")):
+        known = [r for r in ours if r[key] is not None]
+        met = [f"{r['contender']} {r['dtype']}" for r in known if r[key]]
+        parts.append(f"{label} {len(met)}/{len(known)}" + (f" ({', '.join(met)})" if met else ""))
+    return "Goals met by swarmstore rows: " + "; ".join(parts) + "."
+
+
 def markdown(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     env = results["environment"]
     lines = [
         "# Checkpoint I/O: durable save and full restore (all-MiniLM-L6-v2)",
         "",
         f"`{results['command']}` — {results['repeats']} interleaved repeats, medians; "
-        f"{env['cpus']} CPUs, {env['platform']}, torch {env['torch']}, safetensors {env['safetensors']}, "
+        f"{env['cpus']} CPUs, {env['platform']}, torch {env['torch']}, "
+        f"safetensors {env['safetensors']}, "
         f"swarmstore threads={results['threads'] or 'all'}; {results['elapsed_s']:.0f} s total.",
         "",
         "Ratios are medians of per-repeat paired ratios, anchor time / contender time "
@@ -535,15 +555,18 @@ def markdown(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         )
         + ". Absolute seconds are from a noisy shared 2-core machine; trust the ratios.",
         "",
-        "| contender | dtype | save s | restore s | save × vs safetensors | restore × vs torch.load "
+        "| contender | dtype | save s | restore s | save × vs safetensors "
+        "| restore × vs torch.load "
         "| stored/raw | peak extra RSS MB (save / restore) | goal met? |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['contender']} | {r['dtype']} | {r['save_s']:.3f} | {r['restore_s']:.3f} "
-            f"| {r['save_vs_safetensors']:.2f} | {r['restore_vs_torch_load']:.2f} "
-            f"| {r['stored_over_raw']:.3f} | {fmt_mb(r['save_extra_rss'])} / {fmt_mb(r['restore_extra_rss'])} "
+            f"| {r['save_vs_safetensors']:.2f} ({span(r['save_ratio_range'])}) "
+            f"| {r['restore_vs_torch_load']:.2f} ({span(r['restore_ratio_range'])}) "
+            f"| {r['stored_over_raw']:.3f} "
+            f"| {fmt_mb(r['save_extra_rss'])} / {fmt_mb(r['restore_extra_rss'])} "
             f"| {goal_cell(r)} |"
         )
     raw = ", ".join(f"{d} {p['raw_bytes'] / MIB:.1f} MiB" for d, p in results["timings"].items())
@@ -553,9 +576,13 @@ def markdown(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"`{results['largest_tensor']}`. Δ rows: a new version whose parent is the previous one, "
         "weights perturbed as by one optimizer step (fp32 master + 2e-5·N(0,1), then cast). "
         "stored/raw for swarmstore is `metadata.stored_size / model_size` (bytes newly written "
-        "to the blob store); for the files, file size / raw bytes. Store open (schema creation "
-        "for a fresh store) is outside the timed save/restore; see `open_s` in the JSON. "
+        "to the blob store); for the files, file size / raw bytes. Ratio cells show the median "
+        "and (min–max) over repeats. Setup (opening a fresh store; for Δ also storing v1) is "
+        "outside the timed save, and opening the store outside the timed restore; see `setup_s` "
+        "in the JSON. "
         f"Peak RSS method: {results.get('memory_method', 'not measured')}.",
+        "",
+        goal_summary(rows),
         "",
     ]
     return "\n".join(lines)
@@ -570,7 +597,7 @@ def run(args: argparse.Namespace) -> None:
     tmp = Path(args.tmp) if args.tmp else Path(tempfile.gettempdir())
     tmp.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
-        "command": "python benchmarks/checkpoint_io.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/checkpoint_io.py", *sys.argv[1:]]),
         "repeats": repeats,
         "threads": args.threads,
         "environment": {
@@ -610,7 +637,7 @@ def run(args: argparse.Namespace) -> None:
         for rep in range(repeats):
             order = CONTENDERS[:]
             rng.shuffle(order)
-            run_ = {}
+            run_: dict[str, Any] = {}
             for c in order:
                 run_[c.name] = timed_round(c, tmp, args.threads, v1, v2, verify=False)
                 if run_[c.name]["verified"] is False:
@@ -620,7 +647,8 @@ def run(args: argparse.Namespace) -> None:
             run_["order"] = [c.name for c in order]
             per["runs"].append(run_)
             print(
-                f"  {dtype} repeat {rep + 1}/{repeats} done ({time.perf_counter() - started:.0f} s)",
+                f"  {dtype} repeat {rep + 1}/{repeats} done"
+                f" ({time.perf_counter() - started:.0f} s)",
                 file=sys.stderr,
             )
         results["timings"][dtype] = per
