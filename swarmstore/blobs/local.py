@@ -47,6 +47,7 @@ class LocalBlobStore(BlobStore):
         self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True)
         self._pending: list[tuple[Path, Path]] = []
+        self._pending_paths: set[Path] = set()
         self._lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
@@ -61,6 +62,11 @@ class LocalBlobStore(BlobStore):
             # old unreferenced blob must not lose it before its commit lands.
             os.utime(path)
             return False
+        with self._lock:
+            if path in self._pending_paths:  # same frame earlier in this batch
+                return False
+            if self.durable:
+                self._pending_paths.add(path)
         path.parent.mkdir(exist_ok=True)
         temp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}{_TEMP_SUFFIX}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -87,6 +93,7 @@ class LocalBlobStore(BlobStore):
         its bytes do, so a reader (or a dedup check) never sees a torn blob."""
         with self._lock:
             pending, self._pending = self._pending, []
+            self._pending_paths = set()
         if not pending:
             return
         with ThreadPoolExecutor(min(_FSYNC_THREADS, len(pending))) as pool:
