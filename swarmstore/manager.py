@@ -169,12 +169,11 @@ class SwarmDatabaseManager:
         """Write a version as a ``.safetensors`` file (bit-exact), streaming tensor by tensor."""
         self._live()
         found = self._models.locate(swarm_id, model_id, version)
-        with self._meta.read() as session:
-            manifest = q.load_manifest(session, found.version.pk)
+        manifest = self._models.load_manifest(found)
         target = Path(path)
         tensors = (
             memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
-            for _g, _n, t in self._models.iter_tensors(swarm_id, model_id, found.version.version)
+            for _g, _n, t in self._models.iter_located(found, manifest)
         )
         metadata = {
             "format": "pt",

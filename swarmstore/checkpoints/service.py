@@ -247,10 +247,23 @@ class ModelVersionService:
         self, swarm_id: str, model_id: str, version: str | None = None
     ) -> Iterator[tuple[str, str, torch.Tensor]]:
         """Stream (group, name, tensor) of a version in stored order."""
-        found = self.locate(swarm_id, model_id, version)
+        yield from self.iter_located(self.locate(swarm_id, model_id, version))
+
+    def load_manifest(self, found: _Located) -> list[TensorEntry]:
         with self.meta.read() as session:
-            manifest = q.load_manifest(session, found.version.pk)
-        where = {"swarm_id": swarm_id, "model_id": model_id, "version": found.version.version}
+            return q.load_manifest(session, found.version.pk)
+
+    def iter_located(
+        self, found: _Located, manifest: list[TensorEntry] | None = None
+    ) -> Iterator[tuple[str, str, torch.Tensor]]:
+        """Decode an already-located version (one lookup per read, not one per layer)."""
+        if manifest is None:
+            manifest = self.load_manifest(found)
+        where = {
+            "swarm_id": found.model.swarm_id,
+            "model_id": found.model.model_id,
+            "version": found.version.version,
+        }
         for entry, tensor in self.reader.iter_tensors(
             manifest, self.executor, where=lambda _e: dict(where), window_bytes=self.window_bytes
         ):
@@ -259,7 +272,7 @@ class ModelVersionService:
     def get(self, swarm_id: str, model_id: str, version: str | None = None) -> NeuralModelRecord:
         found = self.locate(swarm_id, model_id, version)
         groups: dict[str, dict[str, torch.Tensor]] = {g: {} for g in TENSOR_GROUPS}
-        for group, name, tensor in self.iter_tensors(swarm_id, model_id, found.version.version):
+        for group, name, tensor in self.iter_located(found):
             groups.setdefault(group, {})[name] = tensor
         return self._record(found.model, found.version, groups)
 
