@@ -18,6 +18,12 @@ from swarmstore.checkpoints.writer import WritePolicy
 from swarmstore.config import StoreConfig
 from swarmstore.errors import InvalidRecordError, StoreClosedError
 from swarmstore.events import EventBus, Handler
+from swarmstore.facade.analytics import AnalyticsAPI
+from swarmstore.facade.datasets import DatasetsAPI
+from swarmstore.facade.experiments import ExperimentsAPI
+from swarmstore.facade.governance import GovernanceAPI
+from swarmstore.facade.indexes import IndexAPI
+from swarmstore.facade.training import TrainingAPI
 from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
@@ -25,7 +31,9 @@ from swarmstore.meta.log import events_since
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
 
 
-class SwarmDatabaseManager:
+class SwarmDatabaseManager(
+    DatasetsAPI, ExperimentsAPI, GovernanceAPI, AnalyticsAPI, IndexAPI, TrainingAPI
+):
     """One store: SQL metadata (source of truth) + content-addressed blobs.
 
     Open with ``SwarmDatabaseManager.open(path_or_config)`` and use as a context
@@ -47,6 +55,16 @@ class SwarmDatabaseManager:
         )
         self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
         self._closed = False
+        try:
+            self._attach_datasets()
+            self._attach_experiments()
+            self._attach_governance()
+            self._attach_analytics()
+            self._attach_indexes()
+            self._attach_training()
+        except BaseException:
+            self.close()  # every _detach_* tolerates a part that never attached
+            raise
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -80,7 +98,15 @@ class SwarmDatabaseManager:
         if self._closed:
             return
         self._closed = True
-        self._executor.shutdown(wait=True)
+        try:
+            self._detach_training()
+            self._detach_indexes()
+            self._detach_analytics()
+            self._detach_governance()
+            self._detach_experiments()
+            self._detach_datasets()
+        finally:
+            self._executor.shutdown(wait=True)
         self._blobs.close()
         self._meta.close()
 

@@ -15,6 +15,12 @@ import torch
 from pydantic import ValidationError
 
 from swarmstore.blobs import BlobStore
+from swarmstore.checkpoints.lineage import (
+    merged_parents,
+    parent_refs,
+    record_version_lineage,
+    require_parents,
+)
 from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
 from swarmstore.checkpoints.reader import ChunkReader, RawChunkCache
 from swarmstore.checkpoints.tensors import TensorSource, tensor_sources
@@ -29,7 +35,7 @@ from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.records.base import utc_now
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
 
-TENSOR_GROUPS = ("weights", "biases")
+TENSOR_GROUPS = ("weights", "biases", "state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,12 @@ class ModelVersionService:
             sources = self.sources_of(rec)
         if not sources:
             raise InvalidRecordError(f"model {model_id!r} version {version!r} has no weights")
+        parents = parent_refs(model_id, rec)
         parent_manifest = self._precheck(swarm_id, model_id, version, rec.parent_version)
+        merged = parents[1:] if rec.parent_version is not None else parents
+        if merged:
+            with self.meta.read() as session:
+                require_parents(session, swarm_id, merged)
 
         writer = CheckpointWriter(
             self.blobs,
@@ -153,6 +164,8 @@ class ModelVersionService:
             session.add(row)
             session.flush()
             q.insert_manifest(session, row.pk, manifest)
+            require_parents(session, swarm_id, merged)
+            record_version_lineage(session, swarm_id, rec, parents, now)
             event = {
                 "swarm_id": swarm_id,
                 "model_id": model_id,
@@ -280,10 +293,11 @@ class ModelVersionService:
         self, model: ModelRow, row: VersionRow, groups: dict[str, dict[str, torch.Tensor]]
     ) -> NeuralModelRecord:
         parent_version = None
-        if row.parent_pk is not None:
-            with self.meta.read() as session:
+        with self.meta.read() as session:
+            if row.parent_pk is not None:
                 parent = session.get(VersionRow, row.parent_pk)
                 parent_version = parent.version if parent else None
+            merged = merged_parents(session, model.swarm_id, model.model_id, row.version)
         return NeuralModelRecord(
             id=model.model_id,
             agent_id=row.agent_id,
@@ -293,8 +307,10 @@ class ModelVersionService:
             hyperparameters=row.hyperparameters,
             weights=groups.get("weights", {}),
             biases=groups.get("biases", {}),
+            state=groups.get("state", {}),
             metadata=NeuralModelMetadata.model_validate(row.meta),
             parent_version=parent_version,
+            merged_from=[m for m in merged if m != parent_version],
             tags=list(row.tags),
             swarm_id=model.swarm_id,
         )

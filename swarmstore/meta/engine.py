@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from swarmstore.errors import SwarmStoreError
 from swarmstore.filelock import file_lock
+from swarmstore.meta import schema as _schema  # noqa: F401  (registers every table)
 from swarmstore.meta.migrate import HEAD_REVISION, upgrade_to_head
 
 log = logging.getLogger(__name__)

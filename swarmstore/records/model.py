@@ -55,7 +55,16 @@ class NeuralModelRecord(Record):
     biases: TensorMap = Field(default_factory=dict, exclude=True)
     metadata: NeuralModelMetadata = Field(default_factory=NeuralModelMetadata)
     parent_version: str | None = None
+    merged_from: list[str] = Field(
+        default_factory=list,
+        description="further parents of a merge: 'version' (same model) or 'model_id/version'",
+    )
     tags: list[str] = Field(default_factory=list)
+    state: TensorMap = Field(
+        default_factory=dict,
+        exclude=True,
+        description="training state tensors (optimizer, scheduler) that ride along",
+    )
     swarm_id: str | None = None
 
 

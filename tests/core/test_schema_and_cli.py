@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from swarmstore import SwarmDatabaseManager
 from swarmstore.cli import build_parser, main
 from swarmstore.meta.migrate import HEAD_REVISION, alembic_config
-from swarmstore.meta.tables import Base
+from swarmstore.meta.schema import metadata
 from swarmstore.records.schemas import PUBLIC_RECORDS, render
 from tests.conftest import model_record
 
@@ -55,7 +55,7 @@ def test_migrated_schema_equals_the_orm_models(store_path: Path) -> None:
     engine = create_engine(f"sqlite:///{store_path / 'meta.sqlite3'}")
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
         )
     engine.dispose()
     assert diff == []

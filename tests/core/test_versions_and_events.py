@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from swarmstore import InvalidRecordError, SwarmDatabaseManager, VersionExistsError
-from tests.conftest import bits_equal, model_record, small_state_dict
+from swarmstore import (
+    InvalidRecordError,
+    ModelNotFoundError,
+    SwarmDatabaseManager,
+    VersionExistsError,
+)
+from tests.conftest import bits_equal, model_record, small_state_dict, store_snapshot
 
 
 def test_latest_is_the_last_stored_and_record_is_complete(db: SwarmDatabaseManager) -> None:
@@ -148,3 +154,30 @@ def test_event_log_replays_across_processes_by_sequence(
             ("neural_model_stored", "v2"),
         ]
         assert other.events_since(events[0]["seq"])[0]["version"] == "v2"
+
+
+def test_a_merge_records_every_parent_and_refuses_a_missing_one(tmp_path: Path) -> None:
+    weights = {"w": torch.arange(4, dtype=torch.float32)}
+    with SwarmDatabaseManager.open(tmp_path) as db:
+        db.store_neural_model("s", {"id": "a", "version": "v1", "weights": weights})
+        db.store_neural_model("s", {"id": "b", "version": "v1", "weights": weights})
+        db.store_neural_model(
+            "s",
+            {
+                "id": "a",
+                "version": "v2",
+                "weights": weights,
+                "parentVersion": "v1",
+                "mergedFrom": ["b/v1"],
+                "state": {"adam.step": torch.tensor(3)},
+            },
+        )
+        merged = db.get_neural_model("s", "a", "v2")
+        assert (merged.parent_version, merged.merged_from) == ("v1", ["b/v1"])
+        assert int(merged.state["adam.step"]) == 3
+        before = store_snapshot(tmp_path)
+        with pytest.raises(ModelNotFoundError, match="'zz'"):
+            db.store_neural_model(
+                "s", {"id": "a", "version": "v3", "weights": weights, "mergedFrom": ["zz/v1"]}
+            )
+        assert store_snapshot(tmp_path) == before
