@@ -166,6 +166,13 @@ class SwarmDatabaseManager(
         for group, name, tensor in self._models.iter_tensors(swarm_id, model_id, version):
             yield (name if group == "weights" else f"{group}/{name}"), tensor
 
+    def delete_model_version(self, swarm_id: str, model_id: str, version: str) -> dict[str, Any]:
+        """Delete a version: gone from lists and lookups at once; later versions that were
+        deltas on it still restore bit-exactly. ``gc`` frees its blobs after the grace period.
+        """
+        self._live()
+        return self._models.delete(swarm_id, model_id, version)
+
     def list_model_versions(self, swarm_id: str, model_id: str) -> list[ModelVersionInfo]:
         self._live()
         return self._models.list_versions(swarm_id, model_id)

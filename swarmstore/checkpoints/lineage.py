@@ -98,3 +98,11 @@ def merged_parents(session: Session, swarm_id: str, model_id: str, version: str)
         other, _, parent_version = src.removeprefix(prefix).rpartition("/")
         refs.append(parent_version if other == model_id else f"{other}/{parent_version}")
     return refs
+
+
+def mark_version_deleted(
+    session: Session, swarm_id: str, model_id: str, version: str, now: datetime
+) -> None:
+    """The node stays (children still name it as parent); it is flagged deleted."""
+    key = ln.node_key(ln.MODEL_VERSION, swarm_id, model_id, version)
+    ln.upsert_node(session, ln.MODEL_VERSION, key, swarm_id, {"deleted": True}, now)

@@ -15,7 +15,9 @@ import torch
 from pydantic import ValidationError
 
 from swarmstore.blobs import BlobStore
+from swarmstore.checkpoints.deletion import hide_version, purge_hidden
 from swarmstore.checkpoints.lineage import (
+    mark_version_deleted,
     merged_parents,
     parent_refs,
     record_version_lineage,
@@ -26,7 +28,7 @@ from swarmstore.checkpoints.reader import ChunkReader, RawChunkCache
 from swarmstore.checkpoints.tensors import TensorSource, tensor_sources
 from swarmstore.checkpoints.writer import CheckpointWriter, WritePolicy
 from swarmstore.errors import InvalidRecordError, ModelNotFoundError, VersionExistsError
-from swarmstore.events import NEURAL_MODEL_STORED, EventBus
+from swarmstore.events import MODEL_VERSION_DELETED, NEURAL_MODEL_STORED, EventBus
 from swarmstore.ids import validate_id
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
@@ -128,7 +130,7 @@ class ModelVersionService:
                 architecture=rec.architecture,
                 now=now,
             )
-            if q.find_version(session, model.pk, version) is not None:
+            if q.find_version(session, model.pk, version, include_hidden=True) is not None:
                 raise VersionExistsError(swarm_id, model_id, version)
             parent_pk = None
             if rec.parent_version is not None:
@@ -184,13 +186,40 @@ class ModelVersionService:
         stored = rec.model_copy(update={"metadata": metadata, "swarm_id": swarm_id})
         return stored
 
+    def delete(self, swarm_id: str, model_id: str, version: str) -> dict[str, Any]:
+        """Delete one version (see ``checkpoints.deletion``); later versions still restore."""
+        found = self.locate(swarm_id, model_id, version)
+        now = utc_now()
+        with self.meta.write() as session:
+            row = q.find_version(session, found.model.pk, version)
+            if row is None:  # deleted by someone else since locate
+                raise ModelNotFoundError(
+                    f"version {version!r} of model {model_id!r} not found in swarm {swarm_id!r}",
+                    swarm_id=swarm_id,
+                    model_id=model_id,
+                    version=version,
+                )
+            hide_version(session, row.pk)
+            freed = purge_hidden(session, found.model.pk)
+            mark_version_deleted(session, swarm_id, model_id, version, now)
+            event = {"swarm_id": swarm_id, "model_id": model_id, "version": version}
+            append_event(session, MODEL_VERSION_DELETED, swarm_id, event, now)
+            append_outbox(
+                session, "model_version.deleted", f"{swarm_id}/{model_id}/{version}", event, now
+            )
+        self.events.emit(MODEL_VERSION_DELETED, event)
+        return {**event, "chunks_freed": freed}
+
     def _precheck(
         self, swarm_id: str, model_id: str, version: str, parent_version: str | None
     ) -> dict[tuple[str, str], TensorEntry]:
         """Refuse a duplicate version or a missing parent before any blob is written."""
         with self.meta.read() as session:
             model = q.find_model(session, swarm_id, model_id)
-            if model is not None and q.find_version(session, model.pk, version) is not None:
+            if (
+                model is not None
+                and q.find_version(session, model.pk, version, include_hidden=True) is not None
+            ):
                 raise VersionExistsError(swarm_id, model_id, version)
             if parent_version is None:
                 return {}

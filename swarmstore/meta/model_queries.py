@@ -20,11 +20,19 @@ def find_model(session: Session, swarm_id: str, model_id: str) -> ModelRow | Non
     )
 
 
-def find_version(session: Session, model_pk: int, version: str | None) -> VersionRow | None:
-    """One version by name, or the latest visible one when ``version`` is None."""
+def find_version(
+    session: Session, model_pk: int, version: str | None, *, include_hidden: bool = False
+) -> VersionRow | None:
+    """One version by name, or the latest visible one when ``version`` is None.
+
+    A deleted version stays as a hidden tombstone while later versions name it
+    as their parent; only ``include_hidden`` finds it.
+    """
     query = select(VersionRow).where(VersionRow.model_pk == model_pk)
+    if not include_hidden:
+        query = query.where(VersionRow.hidden.is_(False))
     if version is None:
-        query = query.where(VersionRow.hidden.is_(False)).order_by(VersionRow.seq.desc()).limit(1)
+        query = query.order_by(VersionRow.seq.desc()).limit(1)
     else:
         query = query.where(VersionRow.version == version)
     return session.scalar(query)
