@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
+from typing import Any
 
 import torch
 
@@ -127,6 +128,13 @@ class ChunkReader:
         except _ChunkFault as fault:
             raise CorruptDataError(f"blob {fault.blob}: {fault.why}", blob=fault.blob) from None
 
+    def decode_into(
+        self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry], out: memoryview
+    ) -> None:
+        """Decode a chunk into its slice of the tensor's buffer (on a pool thread)."""
+        raw = self.decode(chunk, dtype, chain)
+        out[:] = raw
+
     def iter_tensors(
         self,
         tensors: list[TensorEntry],
@@ -135,31 +143,48 @@ class ChunkReader:
         where: Callable[[TensorEntry], dict[str, str | None]],
         window_bytes: int,
     ) -> Iterator[tuple[TensorEntry, torch.Tensor]]:
-        """Yield (entry, tensor) in manifest order; decodes ahead within a byte window."""
+        """Yield (entry, tensor) in manifest order; decodes ahead within a byte window.
+
+        A tensor of several chunks is allocated once and every chunk lands in
+        its slice from a pool thread, so the caller's thread never copies.
+        """
         chain = self.chain_of(c for t in tensors for c in t.chunks)
         by_name: dict[tuple[str, str], torch.Tensor] = {}
-        pending: list[tuple[TensorEntry, list[Future[bytearray]]]] = []
+        pending: list[tuple[TensorEntry, torch.Tensor | None, list[Future[Any]]]] = []
         in_flight = 0
         next_submit = 0
+
+        def submit(entry: TensorEntry) -> tuple[torch.Tensor | None, list[Future[Any]]]:
+            if len(entry.chunks) <= 1:  # one chunk decodes into its own buffer; aliases: none
+                return None, [
+                    executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks
+                ]
+            out = torch.empty(entry.byte_length, dtype=torch.uint8)
+            view = memoryview(out.numpy())
+            futures: list[Future[Any]] = []
+            offset = 0
+            for c in entry.chunks:
+                target = view[offset : offset + c.raw_length]
+                futures.append(executor.submit(self.decode_into, c, entry.dtype, chain, target))
+                offset += c.raw_length
+            return out, futures
 
         def submit_until_window() -> None:
             nonlocal next_submit, in_flight
             while next_submit < len(tensors) and (not pending or in_flight < window_bytes):
                 entry = tensors[next_submit]
-                futures = [
-                    executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks
-                ]
-                pending.append((entry, futures))
+                out, futures = submit(entry)
+                pending.append((entry, out, futures))
                 in_flight += entry.byte_length
                 next_submit += 1
 
         submit_until_window()
         while pending:
-            entry, futures = pending.pop(0)
+            entry, out, futures = pending.pop(0)
             try:
                 parts = [f.result() for f in futures]
             except _ChunkFault as fault:
-                for _, rest in pending:
+                for _, _, rest in pending:
                     for f in rest:
                         f.cancel()
                 raise CorruptDataError(
@@ -173,20 +198,11 @@ class ChunkReader:
             submit_until_window()
             if entry.alias_of is not None and (entry.group, entry.alias_of) in by_name:
                 tensor = by_name[(entry.group, entry.alias_of)]
+            elif out is not None:
+                tensor = tensor_from_bytes(out, entry.dtype, entry.shape)
             else:
-                tensor = _assemble(entry, parts)
+                tensor = tensor_from_bytes(
+                    parts[0] if parts else bytearray(), entry.dtype, entry.shape
+                )
             by_name[entry.key] = tensor
             yield entry, tensor
-
-
-def _assemble(entry: TensorEntry, parts: list[bytearray]) -> torch.Tensor:
-    if len(parts) == 1:
-        return tensor_from_bytes(parts[0], entry.dtype, entry.shape)
-    if not parts:
-        return tensor_from_bytes(bytearray(), entry.dtype, entry.shape)
-    out = torch.empty(entry.byte_length, dtype=torch.uint8)
-    offset = 0
-    for part in parts:
-        out[offset : offset + len(part)] = torch.frombuffer(part, dtype=torch.uint8)
-        offset += len(part)
-    return tensor_from_bytes(out, entry.dtype, entry.shape)
