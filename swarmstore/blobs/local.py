@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from swarmstore.blobs.base import BlobInfo, BlobStore
@@ -18,10 +18,9 @@ _TEMP_SUFFIX = ".tmp"
 _FSYNC_THREADS = 16  # fsync waits on the disk, not the CPU: overlap many
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _sync_and_close(fd: int) -> None:
     try:
-        os.fsync(fd)
+        os.fdatasync(fd)  # the data and the size that finds it; the name comes at rename
     finally:
         os.close(fd)
 
@@ -37,18 +36,21 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobStore(BlobStore):
     """Content-addressed files under ``root``.
 
-    With ``durable=True`` a put writes a temp file; ``flush`` fsyncs the batch's
-    temp files in parallel, renames them into place and fsyncs each touched
-    directory once. Until ``flush`` a durable put is invisible to ``get``.
+    With ``durable=True`` a put writes a temp file and hands its fdatasync to a
+    background pool at once, so the disk writes while the caller encodes the
+    next chunks; ``flush`` waits for those syncs, renames the files into place
+    and fsyncs each touched directory once. Until ``flush`` a durable put is
+    invisible to ``get``.
     """
 
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = Path(root)
         self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True)
-        self._pending: list[tuple[Path, Path]] = []
+        self._pending: list[tuple[Path, Path, Future[None]]] = []
         self._pending_paths: set[Path] = set()
         self._lock = threading.Lock()
+        self._syncer: ThreadPoolExecutor | None = None
 
     def _path(self, key: str) -> Path:
         if len(key) < 8 or not _HEX.issuperset(key):
@@ -78,28 +80,36 @@ class LocalBlobStore(BlobStore):
         except BaseException:
             os.close(fd)
             temp.unlink(missing_ok=True)
+            with self._lock:
+                self._pending_paths.discard(path)
             raise
-        os.close(fd)
         if not self.durable:
+            os.close(fd)
             os.replace(temp, path)
             return True
         with self._lock:  # renamed in flush(), after its bytes are on disk
-            self._pending.append((temp, path))
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="blob-sync")
+            self._pending.append((temp, path, self._syncer.submit(_sync_and_close, fd)))
         return True
 
     def flush(self) -> None:
-        """fsync every pending temp file in parallel, rename each into place,
-        then fsync the directories: a blob's name never exists on disk before
-        its bytes do, so a reader (or a dedup check) never sees a torn blob."""
+        """Wait for every pending temp file's sync, rename each into place, then
+        fsync the directories: a blob's name never exists on disk before its
+        bytes do, so a reader (or a dedup check) never sees a torn blob."""
         with self._lock:
             pending, self._pending = self._pending, []
             self._pending_paths = set()
         if not pending:
             return
-        with ThreadPoolExecutor(min(_FSYNC_THREADS, len(pending))) as pool:
-            list(pool.map(_fsync_file, [temp for temp, _ in pending]))
+        errors = [f.exception() for _, _, f in pending]
+        failed = next((e for e in errors if e is not None), None)
+        if failed is not None:
+            for temp, _, _ in pending:
+                temp.unlink(missing_ok=True)
+            raise failed
         dirs = {self.root}
-        for temp, path in pending:
+        for temp, path, _ in pending:
             os.replace(temp, path)
             dirs.add(path.parent)
         for directory in sorted(dirs, reverse=True):  # children before the root
@@ -146,6 +156,12 @@ class LocalBlobStore(BlobStore):
                         yield BlobInfo(
                             str(Path(fan.name) / entry.name), stat.st_size, stat.st_mtime
                         )
+
+    def close(self) -> None:
+        with self._lock:
+            syncer, self._syncer = self._syncer, None
+        if syncer is not None:
+            syncer.shutdown(wait=True)
 
     def delete_temporary(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
