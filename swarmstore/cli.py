@@ -85,6 +85,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_delete(args: argparse.Namespace) -> int:
+    with SwarmDatabaseManager.open(args.path) as db:
+        result = db.delete_model_version(args.swarm, args.model, args.version)
+    print(f"deleted {args.model} {args.version}; {result['chunks_freed']} chunk(s) freed (run gc)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="swarmstore", description="Versioned, verified storage of neural-model checkpoints."
@@ -140,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         export.add_argument(name, help=text)
     export.set_defaults(func=_cmd_export)
+
+    remove = sub.add_parser(
+        "delete", help="delete a version (later versions still restore); gc frees its blobs"
+    )
+    for name, text in (
+        ("path", "store directory"),
+        ("swarm", "swarm id"),
+        ("model", "model id"),
+        ("version", "version"),
+    ):
+        remove.add_argument(name, help=text)
+    remove.set_defaults(func=_cmd_delete)
 
     imp = sub.add_parser("import", help="store a .safetensors file as a new version")
     for name, text in (

@@ -95,3 +95,15 @@ def test_a_deleted_version_fires_an_event_and_leaves_the_event_log(tmp_path: Pat
         assert heard == [{"swarm_id": "s", "model_id": "m", "version": "v2"}]
         assert db.events_since(0)[-1]["name"] == "model_version_deleted"
         assert db.get_neural_model("s", "m").version == "v1"  # latest moves back
+
+
+def test_the_cli_deletes_a_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from swarmstore.cli import main
+
+    with SwarmDatabaseManager.open(tmp_path) as db:
+        _chain(db, 2)
+    assert main(["delete", str(tmp_path), "s", "m", "v2"]) == 0
+    assert "deleted m v2" in capsys.readouterr().out
+    assert main(["delete", str(tmp_path), "s", "m", "v2"]) == 2
+    with SwarmDatabaseManager.open(tmp_path) as db:
+        assert [v.version for v in db.list_model_versions("s", "m")] == ["v1"]
