@@ -2,12 +2,19 @@
 
 from swarmstore.config import StoreConfig
 from swarmstore.errors import (
+    AliasNotFoundError,
     CodecError,
     CorruptDataError,
+    DeploymentNotApprovedError,
+    DeploymentNotFoundError,
     InvalidIdentifierError,
+    InvalidQueryError,
     InvalidRecordError,
     ModelNotFoundError,
+    NoRollbackTargetError,
+    NotAnApproverError,
     NotFoundError,
+    RegistryEntryNotFoundError,
     StoreClosedError,
     StoreLockedError,
     SwarmStoreError,
@@ -19,15 +26,22 @@ from swarmstore.manager import SwarmDatabaseManager
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
 
 __all__ = [
+    "AliasNotFoundError",
     "CodecError",
     "CorruptDataError",
+    "DeploymentNotApprovedError",
+    "DeploymentNotFoundError",
     "InvalidIdentifierError",
+    "InvalidQueryError",
     "InvalidRecordError",
     "ModelNotFoundError",
     "ModelVersionInfo",
     "NeuralModelMetadata",
     "NeuralModelRecord",
+    "NoRollbackTargetError",
+    "NotAnApproverError",
     "NotFoundError",
+    "RegistryEntryNotFoundError",
     "StoreClosedError",
     "StoreConfig",
     "StoreLockedError",

@@ -88,3 +88,64 @@ class StoreClosedError(SwarmStoreError, RuntimeError):
 
 class StoreLockedError(SwarmStoreError, TimeoutError):
     """A lock on the store could not be taken in time."""
+
+
+# -- registry, deployments, analytics (issue 4) ---------------------------------
+
+
+class RegistryEntryNotFoundError(NotFoundError):
+    """No registry entry governs the model (or no entry has this id)."""
+
+
+class AliasNotFoundError(NotFoundError):
+    """A model has no alias of this name."""
+
+
+class DeploymentNotFoundError(NotFoundError):
+    """No deployment has this id in the swarm."""
+
+
+class NotAnApproverError(SwarmStoreError, PermissionError):
+    """Someone not listed in the entry's ``governance.approvers`` tried to approve."""
+
+    def __init__(self, registry_id: str, approver: str, approvers: list[str]) -> None:
+        super().__init__(
+            f"{approver!r} is not an approver of registry entry {registry_id!r} "
+            f"(approvers: {', '.join(approvers) or 'none'})"
+        )
+        self.registry_id, self.approver, self.approvers = registry_id, approver, approvers
+
+
+class DeploymentNotApprovedError(SwarmStoreError, PermissionError):
+    """Governance refuses a deployment: the environment is gated and the version
+    lacks approvals, has failing checks, is not registered, or the environment
+    is not one the entry allows."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        swarm_id: str,
+        model_id: str,
+        version: str,
+        environment: str,
+        missing_approvers: list[str] | None = None,
+        blocking_checks: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.swarm_id, self.model_id, self.version = swarm_id, model_id, version
+        self.environment = environment
+        self.missing_approvers = list(missing_approvers or [])
+        self.blocking_checks = list(blocking_checks or [])
+
+
+class NoRollbackTargetError(InvalidRecordError):
+    """A rollback has no earlier version in that environment to go back to."""
+
+
+class InvalidQueryError(InvalidRecordError):
+    """A query's filter, order or export target is malformed; ``field`` names the part."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

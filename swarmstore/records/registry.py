@@ -4,16 +4,23 @@ trail, and the pure rule that decides whether an entry may move to a stage.
 Stages: registered -> development/staging/production, any -> archived
 (terminal). Moving into a stage listed in ``governance.requireApprovalFor``
 (default: production) needs (a) an ``approved`` latest decision from every
-listed approver, or, when none are listed, one approval from someone other
-than the person moving it (four eyes), and (b) no compliance check ``failed``
-or ``pending``. The storage layer persists what ``promote`` returns.
+listed approver — or from ``governance.requiredApprovals`` of them when the
+policy sets that number (1: any one approver) — or, when none are listed, one
+approval from someone other than the person moving it (four eyes), and (b) no
+compliance check ``failed`` or ``pending``. The storage layer persists what
+``promote`` returns.
+
+Deployment environments map to stages: an environment named like a stage
+(``staging``, ``production``) is that stage, others through
+``governance.environmentStages`` (``{"prod-eu": "production"}``); an
+environment mapped to a gated stage needs the same approvals to be deployed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal, Self, get_args
+from typing import Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
@@ -77,6 +84,18 @@ class Governance(CheckedOpenRecord):
     compliance_checks: list[ComplianceCheck] = Field(default_factory=list)
     risk_level: RiskLevel = "low"
     require_approval_for: list[RegistryStage] = Field(default_factory=_gated_by_default)
+    required_approvals: int | None = Field(
+        default=None, ge=1, description="approvals needed from listed approvers; None: all"
+    )
+    environment_stages: dict[str, RegistryStage] = Field(default_factory=dict)
+
+    def stage_for_environment(self, environment: str) -> RegistryStage | None:
+        """The stage whose governance applies to deploying into ``environment``."""
+        if environment in self.environment_stages:
+            return self.environment_stages[environment]
+        if environment in get_args(RegistryStage):
+            return environment  # type: ignore[return-value]
+        return None
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
@@ -85,11 +104,21 @@ class Governance(CheckedOpenRecord):
             raise InvalidFieldError("names a check twice", field="complianceChecks")
         if len(set(self.approvers)) != len(self.approvers):
             raise InvalidFieldError("lists an approver twice", field="approvers")
+        if self.required_approvals is not None and self.required_approvals > len(self.approvers):
+            raise InvalidFieldError(
+                f"needs {self.required_approvals} approvals but lists "
+                f"{len(self.approvers)} approvers",
+                field="requiredApprovals",
+            )
         return self
 
 
 class RegistryPerformance(CheckedOpenRecord):
+    """``benchmarkScores`` are the entry's (its latest version's); ``byVersion``
+    holds scores of individual versions for ``compare_models``."""
+
     benchmark_scores: dict[str, Finite] = Field(default_factory=dict)
+    by_version: dict[str, dict[str, Finite]] = Field(default_factory=dict)
 
 
 class RegistryDeployment(CheckedOpenRecord):
@@ -109,6 +138,9 @@ class ModelRegistryEntry(CheckedRecord):
 
     id: str = Field(min_length=1)
     name: str
+    model_id: str | None = Field(
+        default=None, description="the governed model; inferred from modelVersions when absent"
+    )
     description: str = ""
     category: str = ""
     use_case: str = ""
@@ -145,19 +177,42 @@ class Approval(CheckedRecord):
     version: str | None = None
     decided_at: datetime = Field(default_factory=utc_now)
     comment: str = ""
+    environment: str | None = Field(default=None, description="the approval was asked for")
+    model_id: str | None = None
+
+
+AuditAction = Literal[
+    "registered",
+    "updated",
+    "approved",
+    "rejected",
+    "stage_changed",
+    "alias_set",
+    "deployed",
+    "deployment_status_changed",
+    "rolled_back",
+]
 
 
 class AuditEntry(CheckedRecord):
-    """Who moved what from which stage to which, when and why (append-only)."""
+    """Who changed what from which value to which, when and why (append-only).
 
-    registry_id: str = Field(min_length=1)
+    ``from``/``to`` are stages for stage changes, versions for alias moves,
+    statuses for deployments; ``seq`` is the row's position in the trail."""
+
+    registry_id: str | None = None
     who: str = Field(min_length=1)
     when: datetime = Field(default_factory=utc_now)
-    from_stage: RegistryStage = Field(alias="from")
-    to_stage: RegistryStage = Field(alias="to")
+    from_stage: str | None = Field(default=None, alias="from")
+    to_stage: str | None = Field(default=None, alias="to")
     why: str = ""
     version: str | None = None
     approvers: list[str] = Field(default_factory=list, description="approvals relied on")
+    action: AuditAction = "stage_changed"
+    model_id: str | None = None
+    swarm_id: str | None = None
+    seq: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 def check_transition(current: RegistryStage, target: RegistryStage) -> None:
@@ -206,7 +261,11 @@ def missing_approvals(
     approved = approved_by(entry, stage, approvals, version=version)
     required = entry.governance.approvers
     if required:
-        return [name for name in required if name not in approved]
+        missing = [name for name in required if name not in approved]
+        quorum = entry.governance.required_approvals
+        if quorum is not None and len(required) - len(missing) >= quorum:
+            return []
+        return missing
     return [] if approved - {who} else [f"<any approver other than {who}>"]
 
 
