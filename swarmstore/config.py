@@ -28,8 +28,10 @@ class StoreConfig:
     compression: codec policy, see ``swarmstore.codec``.
     chunk_bytes: large tensors are split into chunks of this many bytes so that
         encoding runs on all cores and memory stays bounded.
-    keyframe_interval: a full frame at least every K versions of a model, so a
-        restore decodes at most K frames per chunk.
+    keyframe_interval: a full frame at least every K versions of a model.
+    delta_base: "keyframe" (deltas against the chunk's keyframe: a restore
+        decodes at most two frames per chunk) or "parent" (deltas against the
+        previous version: smaller, but a restore decodes the whole chain).
     threads: worker threads for encoding/decoding; 0 means one per core.
     durability: "full" fsyncs blobs and uses synchronous=FULL for commits;
         "normal" skips blob fsync (tests, throwaway stores).
@@ -44,6 +46,7 @@ class StoreConfig:
     compression: Compression = "auto"
     chunk_bytes: int = 4 << 20
     keyframe_interval: int = 8
+    delta_base: str = "keyframe"
     threads: int = 0
     durability: Durability = "full"
     gc_grace_seconds: float = 3600.0
@@ -64,6 +67,8 @@ class StoreConfig:
             raise InvalidRecordError(
                 f"keyframe_interval must be >= 1, not {self.keyframe_interval}"
             )
+        if self.delta_base not in ("keyframe", "parent"):
+            raise InvalidRecordError(f"delta_base must be keyframe|parent, not {self.delta_base!r}")
         if self.durability not in ("full", "normal"):
             raise InvalidRecordError(f"durability must be full|normal, not {self.durability!r}")
 

@@ -52,6 +52,7 @@ class SwarmDatabaseManager(
             codec=config.codec_policy,
             chunk_bytes=config.chunk_bytes,
             keyframe_interval=config.keyframe_interval,
+            delta_base=config.delta_base,
         )
         self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
         self._closed = False

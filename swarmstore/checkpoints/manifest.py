@@ -14,7 +14,7 @@ class ChunkEntry:
     blob_key: str
     encoded_length: int
     codec: str
-    depth: int = 0  # 0: a full frame; n: decoding needs n earlier frames
+    depth: int = 0  # 0: a full frame; n: the n-th version since this chunk's keyframe
     base_chunk_pk: int | None = None  # the chunk this one is a delta on
     pk: int | None = None  # set once stored
     new_blob: bool = False  # this save wrote the blob (for stored-bytes accounting)

@@ -112,6 +112,7 @@ class ModelVersionService:
             self.executor,
             self.policy,
             base_provider=self._base_raw,
+            keyframe_of=self._keyframe_of,
             cache=self.cache,
             window_bytes=self.window_bytes,
         )
@@ -260,6 +261,12 @@ class ModelVersionService:
         if self.cache is not None:
             self.cache.put(chunk.raw_hash, raw)
         return raw
+
+    def _keyframe_of(self, chunk: ChunkEntry) -> ChunkEntry:
+        """The full frame at the root of a chunk's delta chain."""
+        while chunk.base_chunk_pk is not None:
+            chunk = self._resolve_chunks([chunk.base_chunk_pk])[chunk.base_chunk_pk]
+        return chunk
 
     def _resolve_chunks(self, pks: Any) -> dict[int, ChunkEntry]:
         with self.meta.read() as session:

@@ -1,10 +1,15 @@
 """Encode tensors into content-addressed blobs and a manifest.
 
 Per chunk: hash the raw bytes; an unchanged chunk of the parent version is a
-pure reference (no encoding, no blob); otherwise encode — as a delta on the
-parent's chunk while the chain is shorter than the keyframe interval, else a
-full frame — and put the frame under its BLAKE3 key (an identical frame from
+pure reference (no encoding, no blob); otherwise encode — as a delta while
+fewer than ``keyframe_interval`` versions separate it from its keyframe, else
+a full frame — and put the frame under its BLAKE3 key (an identical frame from
 any model or swarm is already there and is not written again).
+
+The delta base is the chunk's keyframe (``delta_base="keyframe"``, the
+default: every version restores with two frame decodes, however deep) or the
+parent's chunk (``"parent"``: smaller deltas, restores that decode the whole
+chain).
 
 Chunks encode on a thread pool within a byte window, so memory stays near
 the window plus the largest tensor's contiguous copy, not the whole model.
@@ -26,6 +31,7 @@ from swarmstore.codec import CodecPolicy, encode_chunk, frame_codec_name
 from swarmstore.dtypes import dtype_info
 
 BaseProvider = Callable[[ChunkEntry, str], bytes | bytearray]
+KeyframeOf = Callable[[ChunkEntry], ChunkEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,7 @@ class WritePolicy:
     chunk_bytes: int
     keyframe_interval: int
     incremental: bool = True
+    delta_base: str = "keyframe"  # or "parent"
 
 
 def chunk_length(chunk_bytes: int, itemsize: int) -> int:
@@ -49,6 +56,7 @@ class CheckpointWriter:
         policy: WritePolicy,
         *,
         base_provider: BaseProvider,
+        keyframe_of: KeyframeOf,
         cache: RawChunkCache | None,
         window_bytes: int,
     ) -> None:
@@ -56,6 +64,7 @@ class CheckpointWriter:
         self.executor = executor
         self.policy = policy
         self.base_provider = base_provider
+        self.keyframe_of = keyframe_of
         self.cache = cache
         self.window_bytes = window_bytes
 
@@ -141,19 +150,22 @@ class CheckpointWriter:
                 base_chunk_pk=parent.base_chunk_pk,
             )
         base: bytes | bytearray | None = None
-        use_delta = (
+        anchor: ChunkEntry | None = None
+        if (
             parent is not None
             and self.policy.incremental
             and parent.depth + 1 < self.policy.keyframe_interval
-        )
-        if use_delta and parent is not None:
-            base = self.base_provider(parent, dtype)
+        ):
+            anchor = parent
+            if self.policy.delta_base == "keyframe" and parent.base_chunk_pk is not None:
+                anchor = self.keyframe_of(parent)
+            base = self.base_provider(anchor, dtype)
         encoded = encode_chunk(view, dtype, self.policy.codec, base)
         key = blob_key(encoded.frame)
         wrote = self.blobs.put(key, encoded.frame)
         if self.cache is not None and self.policy.incremental:
             self.cache.put(digest, view)
-        delta = encoded.is_delta and parent is not None
+        delta = encoded.is_delta and parent is not None and anchor is not None
         return ChunkEntry(
             idx=idx,
             raw_hash=digest,
@@ -162,6 +174,6 @@ class CheckpointWriter:
             encoded_length=len(encoded.frame),
             codec=frame_codec_name(encoded.frame),
             depth=parent.depth + 1 if delta and parent is not None else 0,
-            base_chunk_pk=parent.pk if delta and parent is not None else None,
+            base_chunk_pk=anchor.pk if delta and anchor is not None else None,
             new_blob=wrote,
         )
