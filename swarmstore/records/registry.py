@@ -126,6 +126,10 @@ class RegistryDeployment(CheckedOpenRecord):
 
     status: RegistryStage = "registered"
     environments: list[str] = Field(default_factory=list)
+    version_stages: dict[str, RegistryStage] = Field(
+        default_factory=dict,
+        description="stage of each version; the entry's status is the most advanced of them",
+    )
 
 
 class RegistryLineage(CheckedOpenRecord):
