@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from swarmstore.records.analytics import ModelAnalytics
 from swarmstore.records.dataset import TrainingDataset
 from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.experiment import TrainingExperiment
@@ -24,6 +25,7 @@ PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
     Approval,
     AuditEntry,
     ModelDeployment,
+    ModelAnalytics,
 )
 
 
