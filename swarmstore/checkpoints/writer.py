@@ -66,6 +66,7 @@ class CheckpointWriter:
         self.base_provider = base_provider
         self.keyframe_of = keyframe_of
         self.cache = cache
+        self._caching = False
         self.window_bytes = window_bytes
 
     def write(
@@ -76,6 +77,12 @@ class CheckpointWriter:
         Blobs are durable only after ``blobs.flush()``; the caller flushes
         before it commits the manifest.
         """
+        # Keep raw chunks for the next save's deltas only when the whole model
+        # fits the cache: a bigger one would evict itself before any reuse.
+        total = sum(s.byte_length for s in sources if s.alias_of is None)
+        self._caching = (
+            self.cache is not None and self.policy.incremental and total <= self.cache.budget
+        )
         entries: list[TensorEntry] = []
         futures: list[list[Future[ChunkEntry]]] = []
         window: deque[tuple[int, Future[ChunkEntry]]] = deque()
@@ -163,7 +170,7 @@ class CheckpointWriter:
         encoded = encode_chunk(view, dtype, self.policy.codec, base)
         key = blob_key(encoded.frame)
         wrote = self.blobs.put(key, encoded.frame)
-        if self.cache is not None and self.policy.incremental:
+        if self._caching and self.cache is not None:
             self.cache.put(digest, view)
         delta = encoded.is_delta and parent is not None and anchor is not None
         return ChunkEntry(
