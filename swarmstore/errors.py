@@ -149,3 +149,15 @@ class InvalidQueryError(InvalidRecordError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+# -- derived indexes and lineage (issue 5) ---------------------------------------
+
+
+class IndexUnavailableError(SwarmStoreError, RuntimeError):
+    """The lineage graph or vector index cannot serve: the ``index`` extra is not
+    installed, or another process held the index lock past the timeout."""
+
+
+class LineageNodeNotFoundError(NotFoundError):
+    """A lineage query names a model, version or dataset the lineage does not know."""

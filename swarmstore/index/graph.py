@@ -33,27 +33,18 @@ from typing import Any, NamedTuple
 
 from swarmstore.errors import InvalidRecordError, StoreClosedError, StoreLockedError
 from swarmstore.index.locks import FileLock
+from swarmstore.meta.lineage import NODE_KINDS, RELATIONS
 
-#: Node tables and their (all STRING, nullable) properties besides ``id``.
-NODE_TABLES: dict[str, tuple[str, ...]] = {
-    "Agent": ("swarm_id", "name"),
-    "Model": ("swarm_id", "name", "architecture"),
-    "ModelVersion": ("swarm_id", "model_id", "version"),
-    "Dataset": ("swarm_id", "name", "version"),
-    "Experiment": ("swarm_id", "name", "status"),
-    "Deployment": ("swarm_id", "environment", "status"),
-}
-#: Relationship tables: name -> (from table, to table). PARENT_OF points
-#: parent -> child; DERIVED_FROM points derived dataset -> its source.
-REL_TABLES: dict[str, tuple[str, str]] = {
-    "OWNS": ("Agent", "Model"),
-    "HAS_VERSION": ("Model", "ModelVersion"),
-    "PARENT_OF": ("ModelVersion", "ModelVersion"),
-    "USED": ("Experiment", "Dataset"),
-    "PRODUCED": ("Experiment", "ModelVersion"),
-    "DEPLOYED_AS": ("ModelVersion", "Deployment"),
-    "DERIVED_FROM": ("Dataset", "Dataset"),
-}
+#: Node tables (the lineage node kinds of ``swarmstore.meta.lineage``) and their
+#: STRING properties besides ``id`` (the SQL node key): ``props`` holds the SQL
+#: row's JSON properties as text, so the graph mirrors ``lineage_nodes`` as is.
+NODE_TABLES: dict[str, tuple[str, ...]] = {kind: ("swarm_id", "props") for kind in NODE_KINDS}
+#: Relationship tables: name -> (from table, to table), exactly the SQL
+#: ``lineage_edges`` vocabulary. PARENT_OF and DATASET_PARENT_OF point parent -> child.
+REL_TABLES: dict[str, tuple[str, str]] = dict(RELATIONS)
+#: Bump when the graph schema changes: the file name carries it, so an old
+#: graph is simply not opened (and gets rebuilt from SQL).
+SCHEMA_VERSION = 2
 #: Default hop bound of traversals; far beyond any real lineage chain.
 DEFAULT_MAX_DEPTH = 10_000
 #: The largest bound a caller may ask for (``var_length_extend_max_depth``).
@@ -359,7 +350,8 @@ class LineageGraph:
     ) -> list[str]:
         """Datasets used by experiments that produced the version or any ancestor.
 
-        With ``include_derived``, also the datasets those were derived from.
+        With ``include_derived``, also the earlier dataset versions those
+        were derived from (``DATASET_PARENT_OF`` ancestors).
         """
         bound = _bound(max_depth)
         rows = self._query(
@@ -367,14 +359,14 @@ class LineageGraph:
             f"OPTIONAL MATCH (a:ModelVersion)-[:PARENT_OF*{bound}]->(v) "
             "WITH v, collect(a.id) AS ancestors "
             "UNWIND ancestors + [v.id] AS vid "
-            "MATCH (e:Experiment)-[:PRODUCED]->(x:ModelVersion), (e)-[:USED]->(d:Dataset) "
+            "MATCH (e:Experiment)-[:PRODUCED]->(x:ModelVersion), (e)-[:USED_DATASET]->(d:Dataset) "
             "WHERE x.id = vid RETURN DISTINCT d.id",
             {"id": version_id},
         )
         found = {str(r[0]) for r in rows}
         if include_derived and found:
             rows = self._query(
-                f"MATCH (d:Dataset)-[:DERIVED_FROM*{bound}]->(s:Dataset) "
+                f"MATCH (s:Dataset)-[:DATASET_PARENT_OF*{bound}]->(d:Dataset) "
                 "WHERE d.id IN $ids RETURN DISTINCT s.id",
                 {"ids": sorted(found)},
             )
@@ -401,6 +393,21 @@ class LineageGraph:
         """Every id in a node table (to diff against SQL in ``check``)."""
         _node_props(table)
         return {str(r[0]) for r in self._query(f"MATCH (n:{table}) RETURN n.id", {})}
+
+    def node_keys(self) -> dict[str, str]:
+        """Every node's id -> its table (to diff against SQL in ``check``)."""
+        out: dict[str, str] = {}
+        for table in NODE_TABLES:
+            out.update((str(r[0]), table) for r in self._query(f"MATCH (n:{table}) RETURN n.id", {}))
+        return out
+
+    def edges(self) -> set[tuple[str, str, str]]:
+        """Every relationship as ``(src id, rel, dst id)``."""
+        out: set[tuple[str, str, str]] = set()
+        for rel in REL_TABLES:
+            rows = self._query(f"MATCH (a)-[r:{rel}]->(b) RETURN a.id, b.id", {})
+            out.update((str(a), rel, str(b)) for a, b in rows)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Row count of every node and relationship table, by table name."""

@@ -90,8 +90,8 @@ def test_wide_dag_with_several_parents(graph: LineageGraph) -> None:
 
 def test_merge_is_idempotent_and_updates_properties(graph: LineageGraph) -> None:
     ops: list[GraphOp] = [
-        UpsertNode("Model", "m1", {"swarm_id": "s", "name": "net"}),
-        UpsertNode("ModelVersion", "v1", {"swarm_id": "s", "model_id": "m1", "version": "1"}),
+        UpsertNode("Model", "m1", {"swarm_id": "s", "props": '{"name": "net"}'}),
+        UpsertNode("ModelVersion", "v1", {"swarm_id": "s", "props": '{"version": "1"}'}),
         UpsertEdge("HAS_VERSION", "m1", "v1"),
         UpsertEdge("OWNS", "agent", "m1"),
     ]
@@ -100,16 +100,17 @@ def test_merge_is_idempotent_and_updates_properties(graph: LineageGraph) -> None
     graph.apply(ops + ops)
     assert graph.counts() == first
     assert first["Model"] == 1 and first["HAS_VERSION"] == 1 and first["Agent"] == 1
-    graph.upsert_node("Model", "m1", name="renamed")
+    graph.upsert_node("Model", "m1", props='{"name": "renamed"}')
     assert graph.node("m1", table="Model") == {
         "id": "m1",
         "swarm_id": "s",
-        "name": "renamed",
-        "architecture": None,
+        "props": '{"name": "renamed"}',
     }
     # Within one batch the last upsert of an id wins, as applied one by one.
-    graph.apply([UpsertNode("Agent", "a", {"name": "x"}), UpsertNode("Agent", "a", {"name": "y"})])
-    assert graph.node("a", table="Agent") == {"id": "a", "swarm_id": None, "name": "y"}
+    graph.apply([UpsertNode("Agent", "a", {"props": "x"}), UpsertNode("Agent", "a", {"props": "y"})])
+    assert graph.node("a", table="Agent") == {"id": "a", "swarm_id": None, "props": "y"}
+    assert graph.node_keys()["m1"] == "Model"
+    assert ("agent", "OWNS", "m1") in graph.edges()
 
 
 def test_delete_node_and_edge(graph: LineageGraph) -> None:
@@ -153,7 +154,7 @@ def test_batch_is_one_transaction(graph: LineageGraph, monkeypatch: pytest.Monke
     [
         UpsertNode("Nope", "y"),
         UpsertNode("Agent", "x", {"colour": "red"}),
-        UpsertNode("Agent", "x", {"name": 3}),  # type: ignore[dict-item]
+        UpsertNode("Agent", "x", {"props": 3}),  # type: ignore[dict-item]
         UpsertNode("Agent", ""),
         UpsertEdge("LIKES", "a", "b"),
         DeleteNode("Agent", None),  # type: ignore[arg-type]
@@ -171,9 +172,9 @@ def test_experiments_datasets_and_deployments(graph: LineageGraph) -> None:
             *chain(4),  # v0 -> v1 -> v2 -> v3
             UpsertEdge("PRODUCED", "e0", "v0"),
             UpsertEdge("PRODUCED", "e3", "v3"),
-            UpsertEdge("USED", "e0", "imagenet"),
-            UpsertEdge("USED", "e3", "finetune-set"),
-            UpsertEdge("DERIVED_FROM", "finetune-set", "raw-crawl"),
+            UpsertEdge("USED_DATASET", "e0", "imagenet"),
+            UpsertEdge("USED_DATASET", "e3", "finetune-set"),
+            UpsertEdge("DATASET_PARENT_OF", "raw-crawl", "finetune-set"),
             UpsertEdge("HAS_VERSION", "m", "v2"),
             UpsertEdge("HAS_VERSION", "m", "v3"),
             UpsertEdge("DEPLOYED_AS", "v3", "prod"),
@@ -201,9 +202,9 @@ def test_bounds_are_validated(graph: LineageGraph) -> None:
 
 
 def test_clear_and_counts(graph: LineageGraph) -> None:
-    graph.apply([*chain(5), UpsertEdge("USED", "e", "d")])
+    graph.apply([*chain(5), UpsertEdge("USED_DATASET", "e", "d")])
     counts = graph.counts()
-    assert counts["ModelVersion"] == 5 and counts["PARENT_OF"] == 4 and counts["USED"] == 1
+    assert counts["ModelVersion"] == 5 and counts["PARENT_OF"] == 4 and counts["USED_DATASET"] == 1
     graph.clear()
     assert set(graph.counts().values()) == {0}
 
