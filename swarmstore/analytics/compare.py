@@ -127,8 +127,8 @@ def compare(
                 {"modelId": model_id, "version": row.version, "scores": scores, "sources": sources}
             )
     names = list(metrics) if metrics is not None else sorted({k for r in rows for k in r["scores"]})
-    for row in rows:
-        row["scores"] = {m: row["scores"].get(m) for m in names}
+    for result in rows:
+        result["scores"] = {m: result["scores"].get(m) for m in names}
     best: dict[str, str] = {}
     for metric in names:
         scored = [r for r in rows if r["scores"][metric] is not None]

@@ -100,7 +100,7 @@ def _operand(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _condition(target: Resolved, op: str, value: Any) -> ColumnElement[bool]:
+def _condition(target: Resolved, op: str, value: Any) -> Any:
     if op == "exists":
         present = target.expr.as_string().is_not(None) if target.is_json else None
         if present is None:

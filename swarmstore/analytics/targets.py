@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 
@@ -19,18 +19,21 @@ from swarmstore.analytics.filters import Catalog
 from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.meta.tables_registry import AuditRow, DeploymentRow, RegistryEntryRow
 
+if TYPE_CHECKING:
+    AnySelect = Select[*tuple[Any, ...]]
+
 
 @dataclass(frozen=True)
 class Target:
     name: str
-    build: Callable[[], Select[Any]]
+    build: Callable[[], AnySelect]
     catalog: Catalog
     swarm_column: Any
     default_order: tuple[Any, ...]
     json_columns: frozenset[str] = frozenset()
 
 
-def _version_select() -> Select[Any]:
+def _version_select() -> AnySelect:
     return (
         select(
             ModelRow.swarm_id.label("swarmId"),

@@ -75,36 +75,41 @@ def check_deployable(
     entry_row = c.entry_of_model(session, model)
     entry = c.entry_record(entry_row) if entry_row is not None else None
     governance = entry.governance if entry is not None else Governance()
-    where = {
-        "swarm_id": model.swarm_id,
-        "model_id": model.model_id,
-        "version": version,
-        "environment": environment,
-    }
+
+    def refuse(
+        message: str, missing: list[str] | None = None, blocking: list[str] | None = None
+    ) -> DeploymentNotApprovedError:
+        return DeploymentNotApprovedError(
+            message,
+            swarm_id=model.swarm_id,
+            model_id=model.model_id,
+            version=version,
+            environment=environment,
+            missing_approvers=missing,
+            blocking_checks=blocking,
+        )
+
     what = f"{model.model_id!r} version {version!r} to {environment!r}"
     if (
         entry is not None
         and entry.deployment.environments
         and environment not in entry.deployment.environments
     ):
-        raise DeploymentNotApprovedError(
+        raise refuse(
             f"cannot deploy {what}: registry entry {entry.id!r} allows only "
-            f"{entry.deployment.environments}",
-            **where,
+            f"{entry.deployment.environments}"
         )
     stage = governance.stage_for_environment(environment)
     if stage is None or stage not in governance.require_approval_for:
         return
     if entry is None or entry_row is None:
-        raise DeploymentNotApprovedError(
+        raise refuse(
             f"cannot deploy {what}: stage {stage!r} needs approvals and the model is not "
-            "in the registry",
-            **where,
+            "in the registry"
         )
     if version not in entry.model_versions:
-        raise DeploymentNotApprovedError(
-            f"cannot deploy {what}: the version is not listed in registry entry {entry.id!r}",
-            **where,
+        raise refuse(
+            f"cannot deploy {what}: the version is not listed in registry entry {entry.id!r}"
         )
     missing = missing_approvals(
         entry, stage, c.approvals_of(session, entry_row), who=who, version=version
@@ -120,12 +125,7 @@ def check_deployable(
             reasons.append("awaiting approval from " + ", ".join(missing))
         if blocking:
             reasons.append("compliance checks not passed: " + ", ".join(blocking))
-        raise DeploymentNotApprovedError(
-            f"cannot deploy {what} ({stage}): " + "; ".join(reasons),
-            missing_approvers=missing,
-            blocking_checks=blocking,
-            **where,
-        )
+        raise refuse(f"cannot deploy {what} ({stage}): " + "; ".join(reasons), missing, blocking)
 
 
 class DeploymentService:

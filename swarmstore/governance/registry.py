@@ -21,7 +21,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from swarmstore.errors import AliasNotFoundError, NotAnApproverError
+from swarmstore.errors import (
+    AliasNotFoundError,
+    NotAnApproverError,
+    RegistryEntryNotFoundError,
+)
 from swarmstore.events import (
     MODEL_ALIAS_SET,
     MODEL_APPROVED,
@@ -158,8 +162,8 @@ class RegistryService:
         rec: ModelRegistryEntry,
         row: RegistryEntryRow | None,
         versions: list[str],
-        given: dict[str, str],
-        old: dict[str, str],
+        given: Mapping[str, str],
+        old: Mapping[str, str],
     ) -> dict[str, str]:
         explicit = "status" in rec.deployment.model_fields_set
         if row is not None:
@@ -287,7 +291,7 @@ class RegistryService:
                     )
                 )
                 if row is None:
-                    raise c.RegistryEntryNotFoundError(
+                    raise RegistryEntryNotFoundError(
                         f"registry entry {registry_id!r} not found in swarm {swarm_id!r}",
                         swarm_id=swarm_id,
                         registry_id=registry_id,
