@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from swarmstore.errors import ModelNotFoundError, RegistryEntryNotFoundError
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.tables import ModelRow, VersionRow
-from swarmstore.meta.tables_registry import ApprovalRow, AuditRow, RegistryEntryRow
+from swarmstore.meta.tables_registry import (
+    ApprovalRow,
+    AuditRow,
+    DeploymentRow,
+    ModelAliasRow,
+    RegistryEntryRow,
+    RegistryVersionRow,
+)
 from swarmstore.records.registry import Approval, AuditEntry, ModelRegistryEntry
 
 STAGE_ORDER = ("registered", "development", "staging", "production")
@@ -146,3 +153,26 @@ def audit_record(row: AuditRow) -> AuditEntry:
             "details": row.details,
         }
     )
+
+
+def version_references(session: Session, version_pk: int) -> list[str]:
+    """What in the registry or deployments still names a version (empty: nothing).
+
+    For the deletion service: a version that is registered, aliased or deployed
+    must not be purged (the foreign keys are RESTRICT)."""
+    found: list[str] = []
+    entries = session.scalars(
+        select(RegistryEntryRow.registry_id)
+        .join(RegistryVersionRow, RegistryVersionRow.entry_pk == RegistryEntryRow.pk)
+        .where(RegistryVersionRow.version_pk == version_pk)
+    )
+    found += [f"registry entry {r!r}" for r in entries]
+    aliases = session.scalars(
+        select(ModelAliasRow.alias).where(ModelAliasRow.version_pk == version_pk)
+    )
+    found += [f"alias {a!r}" for a in aliases]
+    deployments = session.scalars(
+        select(DeploymentRow.deployment_id).where(DeploymentRow.version_pk == version_pk)
+    )
+    found += [f"deployment {d!r}" for d in deployments]
+    return found

@@ -191,3 +191,19 @@ def test_unknown_deployment_and_bad_status(approved: SwarmDatabaseManager) -> No
         approved.set_deployment_status(SWARM, "d1", "rolled_back", actor="ops")
     with pytest.raises(InvalidRecordError, match="already exists"):
         approved.deploy_model(SWARM, seed_deployment(id="d1"))
+
+
+def test_references_to_a_version_are_listed(approved: SwarmDatabaseManager) -> None:
+    from swarmstore.governance.common import version_references
+    from swarmstore.meta import model_queries as q
+
+    db = approved
+    db.deploy_model(SWARM, seed_deployment(id="d1"))
+    db.set_model_alias(SWARM, "model_001", "champion", "v1.1", actor="a")
+    with db._meta.read() as session:
+        model = q.find_model(session, SWARM, "model_001")
+        assert model is not None
+        row = q.find_version(session, model.pk, "v1.1")
+        assert row is not None
+        refs = version_references(session, row.pk)
+    assert refs == ["registry entry 'registry_001'", "alias 'champion'", "deployment 'd1'"]
