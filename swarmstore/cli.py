@@ -55,6 +55,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_reindex(args: argparse.Namespace) -> int:
+    with SwarmDatabaseManager.open(args.path) as db:
+        report = db.reindex()
+        status = db.index_status()
+    print(f"rebuilt {', '.join(report.rebuilt)} from SQL; watermarks {status}")
+    return 0
+
+
 def _cmd_gc(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         report = db.gc(grace_seconds=args.grace)
@@ -126,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", help="store directory")
     check.set_defaults(func=_cmd_check)
+
+    reindex = sub.add_parser(
+        "reindex", help="rebuild the lineage graph and vector index from SQL (db.reindex())"
+    )
+    reindex.add_argument("path", help="store directory")
+    reindex.set_defaults(func=_cmd_reindex)
 
     gc = sub.add_parser("gc", help="delete unreferenced blobs older than a grace period")
     gc.add_argument("path", help="store directory")

@@ -237,9 +237,12 @@ class SwarmDatabaseManager(
     # -- maintenance ---------------------------------------------------------
 
     def check(self) -> CheckReport:
-        """Verify SQL integrity and every referenced blob's presence, length and hash."""
+        """Verify SQL integrity, every referenced blob's presence, length and hash,
+        and that the lineage graph and vector index hold what SQL holds."""
         self._live()
-        return check_store(self._meta, self._blobs)
+        report = check_store(self._meta, self._blobs)
+        report.problems.extend(self._index_problems())
+        return report
 
     def gc(self, *, grace_seconds: float | None = None) -> GcReport:
         """Delete unreferenced blobs older than the grace period (default from config)."""

@@ -1,13 +1,200 @@
-"""Derived indexes: outbox indexer, reindex, lineage queries, similarity search (issue 5)."""
+"""Derived indexes: outbox indexer, reindex, lineage queries, similarity search (issue 5).
+
+The indexer runs after every committed write of this process (``on_any``),
+without waiting for the index lock, and on open; a failure is logged and the
+rows stay in the outbox (the SQL write already committed). Set
+``StoreConfig(extra={"indexes": "off"})`` to keep a store SQL-only.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from swarmstore.errors import IndexUnavailableError, InvalidRecordError, LineageNodeNotFoundError
 from swarmstore.facade.base import FacadeBase
+from swarmstore.ids import validate_id
+from swarmstore.lineage import LineageQueries
+from swarmstore.lineage import sql as lineage_sql
+from swarmstore.meta import lineage as ln
+
+log = logging.getLogger(__name__)
 
 
 class IndexAPI(FacadeBase):
+    _indexer: Any  # swarmstore.index.indexer.Indexer | None (engines import lazily)
+    _lineage_queries: LineageQueries
+
     def _attach_indexes(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
+        self._indexer = None
+        from swarmstore.index.indexer import index_extra_installed
+
+        if self.config.extra.get("indexes", "on") != "off" and index_extra_installed():
+            from swarmstore.index.indexer import Indexer
+            from swarmstore.index.sources import StoreVectorSource
+
+            source = StoreVectorSource(self._meta, self._models, self._load_dataset_record)
+            self._indexer = Indexer(
+                self._meta,
+                self.config.root / "indexes",
+                source,
+                lock_timeout=self.config.lock_timeout_seconds,
+            )
+            self._events.on_any(self._index_after_write)
+            try:
+                self._indexer.run_pending()  # catch up what crashed or other processes left
+            except Exception:
+                log.exception("index catch-up on open failed; rows stay in the outbox")
+        self._lineage_queries = LineageQueries(self._meta, self._indexer, self._live)
 
     def _detach_indexes(self) -> None:
         """Called once at the start of ``close``, before the pool and stores shut."""
+        indexer, self._indexer = getattr(self, "_indexer", None), None
+        if indexer is not None:
+            indexer.close()
+
+    def _index_after_write(self, _name: str, _event: dict[str, Any]) -> None:
+        indexer = self._indexer
+        if indexer is not None:
+            indexer.run_pending()  # never waits for the lock; EventBus logs a failure
+
+    def _load_dataset_record(self, swarm_id: str, dataset_id: str, version: str | None) -> Any:
+        getter = getattr(self, "get_training_dataset", None)
+        return None if getter is None else getter(swarm_id, dataset_id, version)
+
+    # -- public --------------------------------------------------------------
+
+    @property
+    def lineage(self) -> LineageQueries:
+        """Lineage queries: ``ancestors``, ``descendants``, ``path``,
+        ``experiments_for``, ``datasets_for``, ``deployments_of``."""
+        self._live()
+        return self._lineage_queries
+
+    def reindex(self) -> Any:
+        """Rebuild the lineage graph and the vector index from SQL.
+
+        Waits up to ``lock_timeout_seconds`` for another process's index work;
+        raises ``IndexUnavailableError`` then, or without the ``index`` extra.
+        Returns a ``RunReport``.
+        """
+        return self._require_indexer().reindex()
+
+    def index_status(self) -> dict[str, int]:
+        """Watermark of each index and the newest outbox row (``outbox``)."""
+        indexer = self._require_indexer()
+        return {**indexer.watermarks(), "outbox": _top(indexer)}
+
+    def find_similar_models(
+        self,
+        swarm_id: str,
+        model_id: str,
+        version: str | None = None,
+        limit: int = 5,
+        threshold: float = 0.8,
+        architecture: str | None = None,
+        min_accuracy: float | None = None,
+        relation: str | None = None,
+    ) -> list[Any]:
+        """Versions most like a model's version (latest when ``version`` is None),
+        best first, as ``SimilarModel`` (score in -1..1 and the reasons:
+        architecture / weights / performance / lineage).
+
+        ``threshold`` drops matches scoring below it; ``architecture`` and
+        ``min_accuracy`` filter candidates; ``relation`` keeps only
+        ``"ancestor"``, ``"descendant"``, ``"lineage"`` (either) or
+        ``"unrelated"`` versions. The target itself is never returned.
+        """
+        self._live()
+        from swarmstore.index import similar
+
+        validate_id("swarm_id", swarm_id)
+        validate_id("model id", model_id)
+        similar.check_search_args(limit, threshold, relation)
+        if architecture is not None and not isinstance(architecture, str):
+            raise InvalidRecordError(f"architecture must be a str, not {architecture!r}")
+        if min_accuracy is not None and (
+            isinstance(min_accuracy, bool) or not isinstance(min_accuracy, int | float)
+        ):
+            raise InvalidRecordError(f"min_accuracy must be a number, not {min_accuracy!r}")
+        indexer = self._require_indexer()
+        found = self._models.locate(swarm_id, model_id, version)
+        target_version = found.version.version
+        return similar.find_similar_models(
+            indexer,
+            self._lineage_queries,
+            swarm_id,
+            model_id,
+            target_version,
+            limit=limit,
+            threshold=float(threshold),
+            architecture=architecture,
+            min_accuracy=min_accuracy,
+            relation=relation,
+        )
+
+    def find_similar_datasets(
+        self,
+        swarm_id: str,
+        dataset_id: str,
+        version: str | None = None,
+        limit: int = 5,
+        threshold: float = 0.8,
+        data_type: str | None = None,
+        relation: str | None = None,
+    ) -> list[Any]:
+        """Dataset versions most like a dataset's version (latest when None), best
+        first, as ``SimilarDataset`` with reasons (schema / size /
+        feature_statistics / labels / lineage)."""
+        self._live()
+        from swarmstore.index import similar
+
+        validate_id("swarm_id", swarm_id)
+        validate_id("dataset id", dataset_id)
+        if version is not None:
+            validate_id("version", version)
+        similar.check_search_args(limit, threshold, relation)
+        indexer = self._require_indexer()
+        with self._meta.read() as session:
+            if version is None:
+                key = lineage_sql.latest_dataset_key(session, swarm_id, dataset_id)
+            else:
+                key = ln.node_key(ln.DATASET, swarm_id, dataset_id, version)
+                key = key if lineage_sql.node_kind(session, key) else None
+        if key is None:
+            raise LineageNodeNotFoundError(
+                f"no dataset {dataset_id!r} (version {version!r}) in swarm {swarm_id!r}",
+                swarm_id=swarm_id,
+                dataset_id=dataset_id,
+                version=version,
+            )
+        return similar.find_similar_datasets(
+            indexer, self._meta, key, limit, float(threshold), data_type, relation
+        )
+
+    def _require_indexer(self) -> Any:
+        self._live()
+        if self._indexer is None:
+            raise IndexUnavailableError(
+                "indexes are off: install the 'index' extra (lancedb, kuzu) "
+                "and do not set extra={'indexes': 'off'}"
+            )
+        return self._indexer
+
+    def _index_problems(self) -> list[str]:
+        """For ``check``: index contents vs SQL (none without the extra)."""
+        if self._indexer is None:
+            return []
+        try:
+            problems: list[str] = self._indexer.compare()
+            return problems
+        except Exception as exc:  # a broken index is a finding, not a crash of check
+            return [f"indexes could not be compared: {type(exc).__name__}: {exc}"]
+
+
+def _top(indexer: Any) -> int:
+    from swarmstore.index import sql_source
+
+    with indexer.meta.read() as session:
+        return sql_source.max_outbox_seq(session)

@@ -398,7 +398,9 @@ class LineageGraph:
         """Every node's id -> its table (to diff against SQL in ``check``)."""
         out: dict[str, str] = {}
         for table in NODE_TABLES:
-            out.update((str(r[0]), table) for r in self._query(f"MATCH (n:{table}) RETURN n.id", {}))
+            out.update(
+                (str(r[0]), table) for r in self._query(f"MATCH (n:{table}) RETURN n.id", {})
+            )
         return out
 
     def edges(self) -> set[tuple[str, str, str]]:

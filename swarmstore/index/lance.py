@@ -235,6 +235,49 @@ class VectorIndex:
             )
         ]
 
+    def search_rows(
+        self,
+        table: TableName,
+        vector: Sequence[float] | npt.NDArray[np.floating[Any]],
+        *,
+        limit: int = 10,
+        swarm_id: str | None = None,
+        where: str | None = None,
+        columns: Sequence[str] = ("id",),
+    ) -> list[dict[str, Any]]:
+        """As ``search``, but each hit is a dict of ``columns`` plus ``_distance``
+        (``vector`` comes back as a float32 array)."""
+        query_vector = _check_vector(vector, "query")
+        filters = [f"swarm_id = {sql_literal(swarm_id)}"] if swarm_id is not None else []
+        if where:
+            filters.append(f"({where})")
+        query = self._table(table).search(query_vector).distance_type("cosine").limit(limit)
+        if filters:
+            query = query.where(" AND ".join(filters), prefilter=True)
+        if self.has_ann_index(table):
+            query = query.nprobes(32).refine_factor(10)
+        return _rows(query.select([*columns, "_distance"]).to_arrow())
+
+    def get_rows(
+        self, table: TableName, ids: Iterable[str], *, columns: Sequence[str] = ("id", "vector")
+    ) -> dict[str, dict[str, Any]]:
+        """Rows by id (absent ids are left out), as dicts of ``columns``."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        handle = self._table(table)
+        cols = list(dict.fromkeys(["id", *columns]))
+        for start in range(0, len(wanted), _DELETE_CHUNK):
+            chunk = wanted[start : start + _DELETE_CHUNK]
+            predicate = f"id IN ({', '.join(map(sql_literal, chunk))})"
+            result = handle.search().where(predicate).select(cols).limit(None).to_arrow()
+            out.update((row["id"], row) for row in _rows(result))
+        return out
+
+    def ids(self, table: TableName) -> set[str]:
+        """Every id in ``table`` (reads only the id column; for ``check``)."""
+        result = self._table(table).search().select(["id"]).limit(None).to_arrow()
+        return {str(i) for i in result.column("id").to_pylist()}
+
     def count(self, table: TableName, *, where: str | None = None) -> int:
         """Rows in ``table`` (matching the trusted SQL filter ``where``)."""
         return int(self._table(table).count_rows(where))
@@ -348,6 +391,20 @@ def _check_vector(
     if not np.isfinite(array).all() or not np.any(array):
         raise InvalidRecordError(f"{what}: vector must be finite and non-zero")
     return array
+
+
+def _rows(result: pa.Table) -> list[dict[str, Any]]:
+    columns = {name: result.column(name) for name in result.column_names}
+    rows: list[dict[str, Any]] = [{} for _ in range(result.num_rows)]
+    for name, column in columns.items():
+        if name == "vector":
+            flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            values: list[Any] = list(flat.astype(np.float32).reshape(result.num_rows, DIM))
+        else:
+            values = column.to_pylist()
+        for row, value in zip(rows, values, strict=True):
+            row[name] = value
+    return rows
 
 
 def _to_arrow(table: str, rows: list[ModelVector | DatasetVector]) -> pa.Table:

@@ -1,0 +1,475 @@
+"""The outbox indexer: keeps the lineage graph and the vector index equal to SQL.
+
+Protocol (restic-style: the indexes are caches that ``check`` can prove and
+``reindex`` can rebuild):
+
+- Every committed write leaves an outbox row. A *run* takes the inter-process
+  indexer lock **without waiting** (a writer never queues behind another
+  process's index work), applies outbox rows after each index's watermark in
+  batches, and moves the watermark (one SQL row per index) only after the
+  index write committed. A crash anywhere leaves the watermark at or before
+  what the index holds, and applying again is idempotent (MERGE,
+  merge_insert), so the next run or open catches up and loses nothing.
+- A writer that finds the lock taken leaves its rows in the outbox. The
+  holder, after releasing, looks again and runs once more if rows are
+  pending; since a writer commits before it tries the lock, its rows are
+  always seen by the last holder to release, so no row is stranded.
+- Kuzu holds an exclusive file lock while a ``Database`` is open, so the graph
+  is opened only for the span of a run or a query, under the indexer lock.
+- An index whose storage is missing (its directory was deleted) while its
+  watermark says it holds rows, or that is more than ``rebuild_after`` rows
+  behind, is rebuilt from SQL instead of replayed.
+- Vectors are never "skipped": a dataset whose record cannot be loaded is
+  embedded from its lineage properties and marked (``sources.LINEAGE_ONLY``);
+  a version that is gone (deleted) loses its vector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from swarmstore.errors import IndexUnavailableError
+from swarmstore.index import sql_source as src
+from swarmstore.index.graph import (
+    NODE_TABLES,
+    REL_TABLES,
+    SCHEMA_VERSION,
+    GraphOp,
+    GraphUnavailableError,
+    LineageGraph,
+    UpsertEdge,
+    UpsertNode,
+)
+from swarmstore.index.lance import (
+    DATASET_TABLE,
+    MODEL_TABLE,
+    DatasetVector,
+    ModelVector,
+    VectorIndex,
+)
+from swarmstore.index.locks import FileLock, LockTimeoutError
+from swarmstore.index.sources import LINEAGE_ONLY, StoreVectorSource
+from swarmstore.lineage.keys import parse_key
+from swarmstore.meta import lineage as ln
+from swarmstore.meta.engine import MetaStore
+
+log = logging.getLogger(__name__)
+
+GRAPH: Final = "lineage_graph"
+VECTORS: Final = "vectors"
+INDEXES: Final = (GRAPH, VECTORS)
+_EMBED_BATCH = 64
+
+
+def index_extra_installed() -> bool:
+    """Whether the ``index`` extra (lancedb and kuzu or ladybug) is importable."""
+    has_graph = any(
+        importlib.util.find_spec(name) is not None for name in ("kuzu", "ladybug", "real_ladybug")
+    )
+    return has_graph and importlib.util.find_spec("lancedb") is not None
+
+
+_LOCKS: dict[str, FileLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _shared_lock(path: Path) -> FileLock:
+    """One ``FileLock`` per path per process (two fds would block each other)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(path), FileLock(path))
+
+
+@dataclass
+class RunReport:
+    """What one ``run_pending`` did: rows applied per index, rebuilt indexes,
+    and whether another holder of the lock made it leave rows pending."""
+
+    applied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INDEXES, 0))
+    rebuilt: list[str] = field(default_factory=list)
+    locked_out: bool = False
+
+
+class Indexer:
+    """The derived indexes of one store, under ``root`` (``<store>/indexes``)."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        root: Path,
+        source: StoreVectorSource,
+        *,
+        batch_size: int = 500,
+        rebuild_after: int = 20_000,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self.meta = meta
+        self.root = Path(root)
+        self.graph_dir = self.root / "graph"
+        self.graph_path = self.graph_dir / f"lineage-v{SCHEMA_VERSION}.kz"
+        self.vectors_dir = self.root / "vectors"
+        self.source = source
+        self.batch_size = batch_size
+        self.rebuild_after = rebuild_after
+        self.lock_timeout = lock_timeout
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _shared_lock(self.root / "indexer.lock")
+        self._vectors: VectorIndex | None = None
+        self._vectors_guard = threading.Lock()
+        self._closed = False
+
+    # --- public ---------------------------------------------------------------
+
+    def vectors(self) -> VectorIndex:
+        """The vector index (LanceDB allows readers and writers in many processes)."""
+        with self._vectors_guard:
+            if self._vectors is None:
+                self._vectors = VectorIndex(self.vectors_dir)
+            return self._vectors
+
+    def pending(self, which: Sequence[str] = INDEXES) -> int:
+        """Outbox rows not yet applied to the most-behind index in ``which``."""
+        with self.meta.read() as session:
+            top = src.max_outbox_seq(session)
+            marks = src.watermarks(session, which)
+        return max(0, top - min(marks.values()))
+
+    def watermarks(self) -> dict[str, int]:
+        with self.meta.read() as session:
+            return src.watermarks(session, INDEXES)
+
+    def run_pending(self, *, block: bool = False, which: Sequence[str] = INDEXES) -> RunReport:
+        """Apply every pending outbox row; returns at once if another holds the lock
+        (unless ``block``), leaving the rows to that holder."""
+        report = RunReport()
+        wait = block
+        while not self._closed:
+            if not self._try_lock(wait):
+                report.locked_out = True
+                return report
+            try:
+                self._drain(which, report)
+            finally:
+                self._lock.release()
+            # Rows committed while we held the lock may have been left to us.
+            if self.pending(which) == 0:
+                return report
+            wait = False
+        return report
+
+    def reindex(self, which: Sequence[str] = INDEXES) -> RunReport:
+        """Rebuild ``which`` from SQL, waiting up to ``lock_timeout`` for the lock."""
+        report = RunReport()
+        if not self._try_lock(True):
+            raise IndexUnavailableError(
+                f"indexes under {self.root} are locked by another process "
+                f"(waited {self.lock_timeout:g} s); try again"
+            )
+        try:
+            for name in which:
+                self._rebuild(name)
+                report.rebuilt.append(name)
+            self._drain(which, report)
+        finally:
+            self._lock.release()
+        if self.pending(which):
+            self.run_pending(which=which)
+        return report
+
+    @contextmanager
+    def graph_for_query(self, *, block: bool = False) -> Iterator[LineageGraph | None]:
+        """The caught-up graph for reading, or None when another process holds it
+        (or it cannot be opened): the caller answers from SQL then."""
+        if not self._try_lock(block):
+            yield None
+            return
+        graph: LineageGraph | None = None
+        try:
+            try:
+                self._drain((GRAPH,), RunReport())
+                graph = self._open_graph(timeout=self.lock_timeout if block else 1.0)
+            except GraphUnavailableError:
+                graph = None
+            try:
+                yield graph
+            finally:
+                if graph is not None:
+                    graph.close()
+        finally:
+            self._lock.release()
+        if self.pending():
+            self.run_pending()
+
+    def compare(self) -> list[str]:
+        """Differences between the indexes and SQL, as readable problems."""
+        if not self._try_lock(True):
+            return [f"indexes not compared: locked by another process for {self.lock_timeout:g} s"]
+        try:
+            self._drain(INDEXES, RunReport())
+            with self.meta.read() as session:
+                nodes = {n.key: n for n in src.iter_nodes(session)}
+                edges = set(src.all_edges(session))
+                top = src.max_outbox_seq(session)
+                marks = src.watermarks(session, INDEXES)
+            graph = self._open_graph(timeout=self.lock_timeout)
+            try:
+                graph_nodes = graph.node_keys()
+                graph_edges = graph.edges()
+            finally:
+                graph.close()
+        finally:
+            self._lock.release()
+        problems: list[str] = []
+        for name, mark in marks.items():
+            if mark < top:
+                problems.append(f"index {name}: {top - mark} outbox row(s) not applied")
+        sql_nodes = {k for k, n in nodes.items() if n.kind in NODE_TABLES}
+        problems += _diff("lineage graph node", sql_nodes, set(graph_nodes))
+        kinds = [k for k in sql_nodes & set(graph_nodes) if nodes[k].kind != graph_nodes[k]]
+        problems += [f"lineage graph node {k}: kind {graph_nodes[k]} in the graph" for k in kinds]
+        sql_edges = {e for e in edges if e[1] in REL_TABLES}
+        problems += _diff("lineage graph edge", _edge_names(sql_edges), _edge_names(graph_edges))
+        vectors = self.vectors()
+        for table, kind in ((MODEL_TABLE, ln.MODEL_VERSION), (DATASET_TABLE, ln.DATASET)):
+            expected = {k for k, n in nodes.items() if n.kind == kind and not n.deleted}
+            problems += _diff(f"{table} row", expected, vectors.ids(table))
+        return problems
+
+    def close(self) -> None:
+        self._closed = True
+        with self._vectors_guard:
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
+
+    # --- the run ------------------------------------------------------------------
+
+    def _try_lock(self, block: bool) -> bool:
+        try:
+            self._lock.acquire(timeout=self.lock_timeout if block else 0.0)
+        except LockTimeoutError:
+            return False
+        return True
+
+    def _drain(self, which: Sequence[str], report: RunReport) -> None:
+        """Apply outbox rows past each watermark; the caller holds the lock."""
+        with self.meta.read() as session:
+            top = src.max_outbox_seq(session)
+            marks = src.watermarks(session, which)
+        for name in which:
+            if self._must_rebuild(name, marks[name], top):
+                self._rebuild(name)
+                report.rebuilt.append(name)
+        with self.meta.read() as session:
+            marks = src.watermarks(session, which)
+        graph: LineageGraph | None = None
+        try:
+            while True:
+                low = min(marks.values())
+                with self.meta.read() as session:
+                    rows = src.outbox_after(session, low, self.batch_size)
+                    if not rows:
+                        return
+                    nodes, edges = _window(session, rows)
+                last = rows[-1].seq
+                if GRAPH in marks and marks[GRAPH] < last:
+                    if graph is None:
+                        graph = self._open_graph(timeout=self.lock_timeout)
+                    graph.apply(_graph_ops(nodes.values(), edges))
+                if VECTORS in marks and marks[VECTORS] < last:
+                    fresh = [r for r in rows if r.seq > marks[VECTORS]]
+                    self._apply_vectors(fresh, nodes)
+                now = datetime.now(UTC)
+                with self.meta.write() as session:
+                    for name in marks:
+                        if marks[name] < last:
+                            report.applied[name] += sum(1 for r in rows if r.seq > marks[name])
+                            src.set_watermark(session, name, last, now)
+                            marks[name] = last
+        finally:
+            if graph is not None:
+                graph.close()
+
+    def _must_rebuild(self, name: str, mark: int, top: int) -> bool:
+        if top - mark > self.rebuild_after:
+            return True
+        if mark == 0:
+            return False
+        if name == GRAPH:
+            return not self.graph_path.exists()
+        return not self.vectors_dir.exists()
+
+    def _apply_vectors(self, rows: list[src.OutboxEntry], nodes: dict[str, src.Node]) -> None:
+        versions = {k for k, n in nodes.items() if n.kind == ln.MODEL_VERSION}
+        datasets = {k for k, n in nodes.items() if n.kind == ln.DATASET}
+        for row in rows:  # the payload names the version even if its node was not touched
+            p = row.payload
+            if row.topic.startswith("model_version.") and {
+                "swarm_id",
+                "model_id",
+                "version",
+            } <= set(p):
+                versions.add(
+                    ln.node_key(ln.MODEL_VERSION, p["swarm_id"], p["model_id"], p["version"])
+                )
+        if not versions and not datasets:
+            return
+        with self.meta.read() as session:
+            missing = [k for k in versions | datasets if k not in nodes]
+            nodes = {**nodes, **src.nodes_by_key(session, missing)}
+        self._embed(MODEL_TABLE, sorted(versions), nodes, skip_present=True)
+        self._embed(DATASET_TABLE, sorted(datasets), nodes, skip_present=True)
+
+    def _embed(
+        self, table: str, keys: list[str], nodes: dict[str, src.Node], *, skip_present: bool
+    ) -> int:
+        """Upsert the vectors of ``keys`` (deleting those that are gone), in batches."""
+        vectors = self.vectors()
+        done = 0
+        for start in range(0, len(keys), _EMBED_BATCH):
+            chunk = keys[start : start + _EMBED_BATCH]
+            present = (
+                vectors.get_rows(table, chunk, columns=("id", "embedder"))  # type: ignore[arg-type]
+                if skip_present
+                else {}
+            )
+            upserts: list[ModelVector | DatasetVector] = []
+            gone: list[str] = []
+            for key in chunk:
+                node = nodes.get(key)
+                if node is None or node.deleted:
+                    gone.append(key)
+                    continue
+                if key in present and not str(present[key].get("embedder", "")).endswith(
+                    LINEAGE_ONLY
+                ):
+                    continue
+                row = self._vector_of(node)
+                if row is None:
+                    gone.append(key)
+                else:
+                    upserts.append(row)
+            if gone:
+                vectors.delete(table, gone)  # type: ignore[arg-type]
+            if upserts:
+                done += vectors.upsert(upserts)
+        return done
+
+    def _vector_of(self, node: src.Node) -> ModelVector | DatasetVector | None:
+        kind, swarm_id, entity_id, version = parse_key(node.key)
+        if kind == ln.MODEL_VERSION and version is not None:
+            model_row = self.source.model_vector(swarm_id, entity_id, version)
+            return None if model_row is None else dataclasses.replace(model_row, id=node.key)
+        if kind == ln.DATASET:
+            data_row = self.source.dataset_vector(swarm_id, entity_id, version, node.props)
+            return dataclasses.replace(data_row, id=node.key)
+        return None
+
+    # --- rebuilds -----------------------------------------------------------------
+
+    def _rebuild(self, name: str) -> None:
+        with self.meta.read() as session:
+            top = src.max_outbox_seq(session)  # read first: later rows are replayed after
+        if name == GRAPH:
+            with self.meta.read() as session:
+                nodes = list(src.iter_nodes(session))
+                edges = src.all_edges(session)
+            graph = self._open_graph(timeout=self.lock_timeout, repair=True)
+            try:
+                graph.rebuild(_graph_ops(nodes, edges))
+            finally:
+                graph.close()
+        else:
+            vectors = self.vectors()
+            vectors.clear()
+            for table, kind in ((MODEL_TABLE, ln.MODEL_VERSION), (DATASET_TABLE, ln.DATASET)):
+                with self.meta.read() as session:
+                    nodes = {n.key: n for n in src.iter_nodes(session, [kind]) if not n.deleted}
+                self._embed(table, sorted(nodes), nodes, skip_present=False)
+            for table in (MODEL_TABLE, DATASET_TABLE):
+                vectors.compact(table, force=True)  # type: ignore[arg-type]
+                vectors.maintain(table)  # type: ignore[arg-type]
+        with self.meta.write() as session:
+            src.set_watermark(session, name, top, datetime.now(UTC))
+        log.info("rebuilt index %s from SQL up to outbox row %d", name, top)
+
+    def _open_graph(self, *, timeout: float, repair: bool = False) -> LineageGraph:
+        try:
+            return LineageGraph(self.graph_path, open_timeout=timeout)
+        except GraphUnavailableError:
+            raise
+        except Exception as exc:
+            if not repair:
+                raise
+            # A damaged graph file is only a cache: drop it and start empty.
+            log.warning("lineage graph at %s unreadable (%s); recreating it", self.graph_path, exc)
+            shutil.rmtree(self.graph_dir, ignore_errors=True)
+            return LineageGraph(self.graph_path, open_timeout=timeout)
+
+
+def _window(session: Any, rows: list[src.OutboxEntry]) -> tuple[dict[str, src.Node], set[src.Edge]]:
+    """Lineage rows the writes of ``rows`` touched (see ``sql_source``)."""
+    since: dict[str | None, datetime] = {}
+    for row in rows:
+        swarm = row.payload.get("swarm_id")
+        swarm = swarm if isinstance(swarm, str) else None
+        t0 = row.created - src.CLOCK_SLACK
+        since[swarm] = min(since.get(swarm, t0), t0)
+    if None in since:  # a row without a swarm: read every swarm from its time on
+        since = {None: min(since.values())}
+    nodes: dict[str, src.Node] = {}
+    edges: set[src.Edge] = set()
+    for swarm, t0 in since.items():
+        found, found_edges = src.lineage_since(session, swarm, t0)
+        nodes.update((n.key, n) for n in found)
+        edges.update(found_edges)
+    return nodes, edges
+
+
+def _graph_ops(nodes: Any, edges: Any) -> list[GraphOp]:
+    ops: list[GraphOp] = [
+        UpsertNode(
+            n.kind,
+            n.key,
+            {"swarm_id": n.swarm_id, "props": json.dumps(n.props, sort_keys=True, default=str)},
+        )
+        for n in sorted(nodes, key=lambda n: (n.kind, n.key))
+        if n.kind in NODE_TABLES
+    ]
+    ops += [
+        UpsertEdge(rel, s, d)
+        for s, rel, d in sorted(edges, key=lambda e: (e[1], e[0], e[2]))
+        if rel in REL_TABLES
+    ]
+    return ops
+
+
+def _edge_names(edges: set[src.Edge]) -> set[str]:
+    return {f"{s} -{r}-> {d}" for s, r, d in edges}
+
+
+def _diff(what: str, expected: set[str], actual: set[str], *, examples: int = 3) -> list[str]:
+    out = []
+    missing, extra = sorted(expected - actual), sorted(actual - expected)
+    hint = "; run `swarmstore reindex PATH`"
+    if missing:
+        out.append(
+            f"{what}s missing from the index: {len(missing)} "
+            f"(e.g. {', '.join(missing[:examples])}){hint}"
+        )
+    if extra:
+        out.append(
+            f"{what}s in the index but not in SQL: {len(extra)} "
+            f"(e.g. {', '.join(extra[:examples])}){hint}"
+        )
+    return out
