@@ -90,3 +90,21 @@ def resolve_refs(
             versions=missing,
         )
     return governed, {ref: matches[ref][model_id] for ref in refs}
+
+
+def check_parent_models(session: Session, swarm_id: str, parents: Iterable[str]) -> None:
+    """Each ``lineage.parentModels`` item must name a stored model or model version."""
+    missing = []
+    for ref in parents:
+        if q.find_model(session, swarm_id, ref) is not None:
+            continue
+        try:
+            resolve_refs(session, swarm_id, None, [ref])
+        except (ModelNotFoundError, InvalidFieldError):
+            missing.append(ref)
+    if missing:
+        raise ModelNotFoundError(
+            f"parent models {missing} not found in swarm {swarm_id!r}",
+            swarm_id=swarm_id,
+            models=missing,
+        )

@@ -34,7 +34,7 @@ from swarmstore.events import (
     EventBus,
 )
 from swarmstore.governance import common as c
-from swarmstore.governance.refs import resolve_refs
+from swarmstore.governance.refs import check_parent_models, resolve_refs
 from swarmstore.ids import validate_id
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import append_event, append_outbox
@@ -98,6 +98,7 @@ class RegistryService:
                 [*rec.model_versions, *rec.performance.by_version, *rec.deployment.version_stages],
             )
             versions = [by_ref[r] for r in rec.model_versions]
+            check_parent_models(session, swarm_id, rec.lineage.parent_models)
             if len(set(versions)) != len(versions):
                 raise InvalidFieldError("names one version twice", field="modelVersions")
             row = session.scalar(

@@ -248,3 +248,18 @@ def test_updating_an_entry_keeps_stages_and_refuses_stage_edits(
     with pytest.raises(InvalidTransitionError):
         db.register_model_in_registry(SWARM, seed_registry(deployment={"status": "development"}))
     assert store_snapshot(store_path) == before
+
+
+def test_lineage_parent_models_must_exist(db: SwarmDatabaseManager, store_path: Path) -> None:
+    store_versions(db)
+    store_versions(db, ("v1",), model_id="teacher")
+    before = store_snapshot(store_path)
+    with pytest.raises(ModelNotFoundError, match="ghost"):
+        db.register_model_in_registry(
+            SWARM, seed_registry(lineage={"parentModels": ["teacher", "ghost"]})
+        )
+    assert store_snapshot(store_path) == before
+    entry = db.register_model_in_registry(
+        SWARM, seed_registry(lineage={"parentModels": ["teacher", "teacher@v1"]})
+    )
+    assert entry.lineage.parent_models == ["teacher", "teacher@v1"]
