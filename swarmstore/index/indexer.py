@@ -14,8 +14,12 @@ Protocol (restic-style: the indexes are caches that ``check`` can prove and
   holder, after releasing, looks again and runs once more if rows are
   pending; since a writer commits before it tries the lock, its rows are
   always seen by the last holder to release, so no row is stranded.
-- Kuzu holds an exclusive file lock while a ``Database`` is open, so the graph
-  is opened only for the span of a run or a query, under the indexer lock.
+- Kuzu holds an exclusive file lock while a ``Database`` is open (and opening
+  plus closing one costs ~100 ms), so a process keeps the graph open while it
+  is busy and closes it after ``graph_idle_seconds`` without use. Meanwhile
+  other processes cannot open it: they apply their rows to the vectors, leave
+  the graph's rows pending and answer lineage from SQL. Closing the graph is a
+  release like any other: the closer looks for pending rows and applies them.
 - An index whose storage is missing (its directory was deleted) while its
   watermark says it holds rows, or that is more than ``rebuild_after`` rows
   behind, is rebuilt from SQL instead of replayed.
@@ -39,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from swarmstore.errors import IndexUnavailableError
+from swarmstore.errors import IndexUnavailableError, StoreLockedError
 from swarmstore.index import sql_source as src
 from swarmstore.index.graph import (
     NODE_TABLES,
@@ -98,6 +102,7 @@ class RunReport:
     applied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INDEXES, 0))
     rebuilt: list[str] = field(default_factory=list)
     locked_out: bool = False
+    graph_busy: bool = False  # another process had the graph open
 
 
 class Indexer:
@@ -112,6 +117,7 @@ class Indexer:
         batch_size: int = 500,
         rebuild_after: int = 20_000,
         lock_timeout: float = 60.0,
+        graph_idle_seconds: float = 2.0,
     ) -> None:
         self.meta = meta
         self.root = Path(root)
@@ -126,6 +132,10 @@ class Indexer:
         self._lock = _shared_lock(self.root / "indexer.lock")
         self._vectors: VectorIndex | None = None
         self._vectors_guard = threading.Lock()
+        self.graph_idle_seconds = graph_idle_seconds
+        self._graph: LineageGraph | None = None
+        self._graph_timer: threading.Timer | None = None
+        self._graph_recreated = False
         self._closed = False
 
     # --- public ---------------------------------------------------------------
@@ -158,11 +168,12 @@ class Indexer:
                 report.locked_out = True
                 return report
             try:
-                self._drain(which, report)
+                self._drain(which, report, open_timeout=self.lock_timeout if wait else 0.0)
             finally:
+                self._idle_graph()
                 self._lock.release()
             # Rows committed while we held the lock may have been left to us.
-            if self.pending(which) == 0:
+            if report.graph_busy or self.pending(which) == 0:
                 return report
             wait = False
         return report
@@ -179,8 +190,9 @@ class Indexer:
             for name in which:
                 self._rebuild(name)
                 report.rebuilt.append(name)
-            self._drain(which, report)
+            self._drain(which, report, open_timeout=self.lock_timeout)
         finally:
+            self._idle_graph()
             self._lock.release()
         if self.pending(which):
             self.run_pending(which=which)
@@ -195,17 +207,17 @@ class Indexer:
             return
         graph: LineageGraph | None = None
         try:
-            try:
-                self._drain((GRAPH,), RunReport())
-                graph = self._open_graph(timeout=self.lock_timeout if block else 1.0)
-            except GraphUnavailableError:
-                graph = None
-            try:
-                yield graph
-            finally:
-                if graph is not None:
-                    graph.close()
+            timeout = self.lock_timeout if block else 0.0
+            report = RunReport()
+            self._drain((GRAPH,), report, open_timeout=timeout)
+            if not report.graph_busy:
+                try:
+                    graph = self._graph_handle(timeout)
+                except StoreLockedError:
+                    graph = None
+            yield graph
         finally:
+            self._idle_graph()
             self._lock.release()
         if self.pending():
             self.run_pending()
@@ -215,19 +227,17 @@ class Indexer:
         if not self._try_lock(True):
             return [f"indexes not compared: locked by another process for {self.lock_timeout:g} s"]
         try:
-            self._drain(INDEXES, RunReport())
+            self._drain(INDEXES, RunReport(), open_timeout=self.lock_timeout)
             with self.meta.read() as session:
                 nodes = {n.key: n for n in src.iter_nodes(session)}
                 edges = set(src.all_edges(session))
                 top = src.max_outbox_seq(session)
                 marks = src.watermarks(session, INDEXES)
-            graph = self._open_graph(timeout=self.lock_timeout)
-            try:
-                graph_nodes = graph.node_keys()
-                graph_edges = graph.edges()
-            finally:
-                graph.close()
+            graph = self._graph_handle(self.lock_timeout)
+            graph_nodes = graph.node_keys()
+            graph_edges = graph.edges()
         finally:
+            self._idle_graph()
             self._lock.release()
         problems: list[str] = []
         for name, mark in marks.items():
@@ -246,6 +256,20 @@ class Indexer:
         return problems
 
     def close(self) -> None:
+        """Apply what is pending (other processes may have left rows to us while
+        we held the graph), close the graph and the vector index."""
+        self.graph_idle_seconds = 0.0  # from now on the graph closes after each use
+        if self._graph_timer is not None:
+            self._graph_timer.cancel()
+        try:
+            self.run_pending()
+        except Exception:
+            log.exception("index catch-up on close failed; rows stay in the outbox")
+        if self._graph is not None and self._try_lock(True):
+            try:
+                self._close_graph()
+            finally:
+                self._lock.release()
         self._closed = True
         with self._vectors_guard:
             if self._vectors is not None:
@@ -261,47 +285,53 @@ class Indexer:
             return False
         return True
 
-    def _drain(self, which: Sequence[str], report: RunReport) -> None:
-        """Apply outbox rows past each watermark; the caller holds the lock."""
+    def _drain(self, which: Sequence[str], report: RunReport, *, open_timeout: float) -> None:
+        """Apply outbox rows past each watermark; the caller holds the lock.
+
+        When another process has the graph open, the graph's rows are left
+        pending (``report.graph_busy``) and the vectors still advance."""
         with self.meta.read() as session:
             top = src.max_outbox_seq(session)
             marks = src.watermarks(session, which)
-        for name in which:
+        if GRAPH in marks and marks[GRAPH] < top:
+            try:
+                self._graph_handle(open_timeout)
+            except StoreLockedError:  # GraphUnavailableError, or its open lock
+                report.graph_busy = True
+                del marks[GRAPH]
+        for name in marks:
             if self._must_rebuild(name, marks[name], top):
                 self._rebuild(name)
                 report.rebuilt.append(name)
+        if not marks:
+            return
         with self.meta.read() as session:
-            marks = src.watermarks(session, which)
-        graph: LineageGraph | None = None
-        try:
-            while True:
-                low = min(marks.values())
-                with self.meta.read() as session:
-                    rows = src.outbox_after(session, low, self.batch_size)
-                    if not rows:
-                        return
-                    nodes, edges = _window(session, rows)
-                last = rows[-1].seq
-                if GRAPH in marks and marks[GRAPH] < last:
-                    if graph is None:
-                        graph = self._open_graph(timeout=self.lock_timeout)
-                    graph.apply(_graph_ops(nodes.values(), edges))
-                if VECTORS in marks and marks[VECTORS] < last:
-                    fresh = [r for r in rows if r.seq > marks[VECTORS]]
-                    self._apply_vectors(fresh, nodes)
-                now = datetime.now(UTC)
-                with self.meta.write() as session:
-                    for name in marks:
-                        if marks[name] < last:
-                            report.applied[name] += sum(1 for r in rows if r.seq > marks[name])
-                            src.set_watermark(session, name, last, now)
-                            marks[name] = last
-        finally:
-            if graph is not None:
-                graph.close()
+            marks = src.watermarks(session, marks)
+        while True:
+            low = min(marks.values())
+            with self.meta.read() as session:
+                rows = src.outbox_after(session, low, self.batch_size)
+                if not rows:
+                    return
+                nodes, edges = _window(session, rows)
+            last = rows[-1].seq
+            if GRAPH in marks and marks[GRAPH] < last:
+                self._graph_handle(open_timeout).apply(_graph_ops(nodes.values(), edges))
+            if VECTORS in marks and marks[VECTORS] < last:
+                fresh = [r for r in rows if r.seq > marks[VECTORS]]
+                self._apply_vectors(fresh, nodes)
+            now = datetime.now(UTC)
+            with self.meta.write() as session:
+                for name in marks:
+                    if marks[name] < last:
+                        report.applied[name] += sum(1 for r in rows if r.seq > marks[name])
+                        src.set_watermark(session, name, last, now)
+                        marks[name] = last
 
     def _must_rebuild(self, name: str, mark: int, top: int) -> bool:
         if top - mark > self.rebuild_after:
+            return True
+        if name == GRAPH and self._graph_recreated:
             return True
         if mark == 0:
             return False
@@ -384,11 +414,8 @@ class Indexer:
             with self.meta.read() as session:
                 nodes = list(src.iter_nodes(session))
                 edges = src.all_edges(session)
-            graph = self._open_graph(timeout=self.lock_timeout, repair=True)
-            try:
-                graph.rebuild(_graph_ops(nodes, edges))
-            finally:
-                graph.close()
+            self._graph_handle(self.lock_timeout).rebuild(_graph_ops(nodes, edges))
+            self._graph_recreated = False
         else:
             vectors = self.vectors()
             vectors.clear()
@@ -403,18 +430,60 @@ class Indexer:
             src.set_watermark(session, name, top, datetime.now(UTC))
         log.info("rebuilt index %s from SQL up to outbox row %d", name, top)
 
-    def _open_graph(self, *, timeout: float, repair: bool = False) -> LineageGraph:
-        try:
-            return LineageGraph(self.graph_path, open_timeout=timeout)
-        except GraphUnavailableError:
-            raise
-        except Exception as exc:
-            if not repair:
+    # --- the graph handle (caller holds the indexer lock) ---------------------------
+
+    def _graph_handle(self, timeout: float) -> LineageGraph:
+        """The open graph, opening it if needed (``GraphUnavailableError`` when
+        another process has it open past ``timeout``)."""
+        if self._graph_timer is not None:
+            self._graph_timer.cancel()
+            self._graph_timer = None
+        if self._graph is None:
+            fresh = not self.graph_path.exists()
+            try:
+                self._graph = LineageGraph(self.graph_path, open_timeout=timeout)
+            except GraphUnavailableError:
                 raise
-            # A damaged graph file is only a cache: drop it and start empty.
-            log.warning("lineage graph at %s unreadable (%s); recreating it", self.graph_path, exc)
-            shutil.rmtree(self.graph_dir, ignore_errors=True)
-            return LineageGraph(self.graph_path, open_timeout=timeout)
+            except Exception as exc:
+                # A damaged graph file is only a cache: drop it and rebuild from SQL.
+                log.warning("lineage graph %s unreadable (%s); recreating it", self.graph_path, exc)
+                shutil.rmtree(self.graph_dir, ignore_errors=True)
+                self._graph = LineageGraph(self.graph_path, open_timeout=timeout)
+                fresh = True
+            self._graph_recreated = self._graph_recreated or fresh
+        return self._graph
+
+    def _idle_graph(self) -> None:
+        """After a use: close the graph now, or once it has been idle a while."""
+        if self._graph is None:
+            return
+        if self.graph_idle_seconds <= 0:
+            self._close_graph()
+            return
+        if self._graph_timer is not None:
+            self._graph_timer.cancel()
+        timer = threading.Timer(self.graph_idle_seconds, self._close_idle_graph)
+        timer.daemon = True
+        self._graph_timer = timer
+        timer.start()
+
+    def _close_graph(self) -> None:
+        graph, self._graph = self._graph, None
+        if graph is not None:
+            graph.close()
+
+    def _close_idle_graph(self) -> None:
+        try:
+            if self._closed or not self._try_lock(False):
+                return  # in use: the user re-arms the timer
+            try:
+                self._close_graph()
+            finally:
+                self._lock.release()
+            if not self._closed and self.pending():
+                self.run_pending()
+        except Exception:
+            log.exception("closing the idle lineage graph failed")
 
 
 def _window(session: Any, rows: list[src.OutboxEntry]) -> tuple[dict[str, src.Node], set[src.Edge]]:
