@@ -107,7 +107,9 @@ def test_merge_is_idempotent_and_updates_properties(graph: LineageGraph) -> None
         "props": '{"name": "renamed"}',
     }
     # Within one batch the last upsert of an id wins, as applied one by one.
-    graph.apply([UpsertNode("Agent", "a", {"props": "x"}), UpsertNode("Agent", "a", {"props": "y"})])
+    graph.apply(
+        [UpsertNode("Agent", "a", {"props": "x"}), UpsertNode("Agent", "a", {"props": "y"})]
+    )
     assert graph.node("a", table="Agent") == {"id": "a", "swarm_id": None, "props": "y"}
     assert graph.node_keys()["m1"] == "Model"
     assert ("agent", "OWNS", "m1") in graph.edges()
