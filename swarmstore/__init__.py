@@ -23,6 +23,7 @@ from swarmstore.errors import (
     UnknownCodecError,
     UnsupportedDtypeError,
     VersionExistsError,
+    VersionInUseError,
 )
 from swarmstore.manager import SwarmDatabaseManager
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
@@ -54,5 +55,6 @@ __all__ = [
     "UnknownCodecError",
     "UnsupportedDtypeError",
     "VersionExistsError",
+    "VersionInUseError",
 ]
 __version__ = "0.1.0"

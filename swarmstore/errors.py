@@ -161,3 +161,16 @@ class IndexUnavailableError(SwarmStoreError, RuntimeError):
 
 class LineageNodeNotFoundError(NotFoundError):
     """A lineage query names a model, version or dataset the lineage does not know."""
+
+
+# -- model versions (lead) -----------------------------------------------------
+
+
+class VersionInUseError(SwarmStoreError, ValueError):
+    """A version cannot be deleted: a registry entry, alias or deployment still names it."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)

@@ -24,6 +24,7 @@ from swarmstore.facade.experiments import ExperimentsAPI
 from swarmstore.facade.governance import GovernanceAPI
 from swarmstore.facade.indexes import IndexAPI
 from swarmstore.facade.training import TrainingAPI
+from swarmstore.governance.common import version_references
 from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
@@ -55,6 +56,7 @@ class SwarmDatabaseManager(
             delta_base=config.delta_base,
         )
         self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
+        self._models.deletion_guards.append(version_references)  # deployed/aliased/registered
         self._closed = False
         try:
             self._attach_datasets()
@@ -155,7 +157,7 @@ class SwarmDatabaseManager(
     def get_neural_model(
         self, swarm_id: str, model_id: str, version: str | None = None
     ) -> NeuralModelRecord:
-        """A version with its tensors, bit-exact and verified; the latest when ``version`` is None."""
+        """A version with its tensors, bit-exact and verified; the latest when no version."""
         self._live()
         return self._models.get(swarm_id, model_id, version)
 
@@ -221,7 +223,7 @@ class SwarmDatabaseManager(
     def import_safetensors(
         self, swarm_id: str, path: str | os.PathLike[str], record: Mapping[str, Any]
     ) -> NeuralModelRecord:
-        """Store a ``.safetensors`` file as a version; ``record`` gives every field but the weights."""
+        """Store a ``.safetensors`` file as a version; ``record`` gives all but the weights."""
         self._live()
         if not isinstance(record, Mapping):
             raise InvalidRecordError(

@@ -6,19 +6,39 @@ purges what nothing needs any more, inside the same transaction:
 1. chunks of hidden versions that no other chunk uses as a delta base
    (repeated: freeing a delta frees its base when that was its last user);
 2. tensors of hidden versions left without chunks;
-3. hidden versions without tensors and without child versions.
+3. hidden versions without tensors that no row of any table names (a child
+   version's parent, an experiment's checkpoint, ...).
 
 What stays is exactly what later versions still decode through, plus a
-tombstone row for a deleted version that is some version's parent, so that
-lineage keeps its shape. Blobs are freed by ``gc`` once no chunk names them.
+tombstone row for a deleted version that something still names, so that
+lineage and history keep their shape. Blobs are freed by ``gc`` once no chunk names them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from swarmstore.meta.schema import metadata
 from swarmstore.meta.tables import ChunkRow, TensorRow, VersionRow
+
+
+def _named_elsewhere() -> list[ColumnElement[bool]]:
+    """One EXISTS per foreign key, in any table, that can name a version."""
+    versions = VersionRow.__table__
+    clauses: list[ColumnElement[bool]] = []
+    for table in metadata.sorted_tables:
+        if table is TensorRow.__table__:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is not versions:
+                continue
+            if table is versions:  # a child version's parent_pk
+                child = aliased(VersionRow)
+                clauses.append(exists().where(child.parent_pk == VersionRow.pk))
+            else:
+                clauses.append(exists().where(fk.parent == VersionRow.pk))
+    return clauses
 
 
 def hide_version(session: Session, version_pk: int) -> None:
@@ -51,7 +71,7 @@ def purge_hidden(session: Session, model_pk: int) -> int:
             ~exists().where(ChunkRow.tensor_pk == TensorRow.pk),
         )
     )
-    child = aliased(VersionRow)
+    named = [~clause for clause in _named_elsewhere()]
     while True:
         removable = list(
             session.scalars(
@@ -59,7 +79,7 @@ def purge_hidden(session: Session, model_pk: int) -> int:
                     VersionRow.model_pk == model_pk,
                     VersionRow.hidden.is_(True),
                     ~exists().where(TensorRow.version_pk == VersionRow.pk),
-                    ~exists().where(child.parent_pk == VersionRow.pk),
+                    *named,
                 )
             )
         )

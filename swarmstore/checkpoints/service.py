@@ -6,13 +6,14 @@ transaction (version, manifest, event-log row, outbox row) → events.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from swarmstore.blobs import BlobStore
 from swarmstore.checkpoints.deletion import hide_version, purge_hidden
@@ -27,7 +28,12 @@ from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
 from swarmstore.checkpoints.reader import ChunkReader, RawChunkCache
 from swarmstore.checkpoints.tensors import TensorSource, tensor_sources
 from swarmstore.checkpoints.writer import CheckpointWriter, WritePolicy
-from swarmstore.errors import InvalidRecordError, ModelNotFoundError, VersionExistsError
+from swarmstore.errors import (
+    InvalidRecordError,
+    ModelNotFoundError,
+    VersionExistsError,
+    VersionInUseError,
+)
 from swarmstore.events import MODEL_VERSION_DELETED, NEURAL_MODEL_STORED, EventBus
 from swarmstore.ids import validate_id
 from swarmstore.meta import model_queries as q
@@ -78,6 +84,8 @@ class ModelVersionService:
         self.cache = RawChunkCache(cache_bytes) if cache_bytes > 0 else None
         self.reader = ChunkReader(blobs, self._resolve_chunks, self.cache)
         self.window_bytes = max(policy.chunk_bytes * 4, 64 << 20)
+        # (session, version pk) -> what forbids deleting it; registered by other domains
+        self.deletion_guards: list[Callable[[Session, int], list[str]]] = []
 
     # -- writes -----------------------------------------------------------
 
@@ -196,6 +204,15 @@ class ModelVersionService:
             if row is None:  # deleted by someone else since locate
                 raise ModelNotFoundError(
                     f"version {version!r} of model {model_id!r} not found in swarm {swarm_id!r}",
+                    swarm_id=swarm_id,
+                    model_id=model_id,
+                    version=version,
+                )
+            blockers = [b for guard in self.deletion_guards for b in guard(session, row.pk)]
+            if blockers:
+                raise VersionInUseError(
+                    f"version {version!r} of model {model_id!r} in swarm {swarm_id!r} is still "
+                    f"named by {', '.join(blockers)}; change those first",
                     swarm_id=swarm_id,
                     model_id=model_id,
                     version=version,

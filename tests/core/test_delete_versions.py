@@ -107,3 +107,20 @@ def test_the_cli_deletes_a_version(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["delete", str(tmp_path), "s", "m", "v2"]) == 2
     with SwarmDatabaseManager.open(tmp_path) as db:
         assert [v.version for v in db.list_model_versions("s", "m")] == ["v1"]
+
+
+def test_a_registered_aliased_version_cannot_be_deleted(tmp_path: Path) -> None:
+    from swarmstore import VersionInUseError
+    from tests.lifecycle.helpers_governance import SWARM, seed_registry, store_versions
+
+    with SwarmDatabaseManager.open(tmp_path) as db:
+        store_versions(db, ("v1.0", "v1.1", "v1.2"))
+        db.register_model_in_registry(SWARM, seed_registry(), actor="alice")
+        db.set_model_alias(SWARM, "model_001", "champion", "v1.1", actor="alice")
+        before = store_snapshot(tmp_path)
+        with pytest.raises(VersionInUseError, match="'champion'"):
+            db.delete_model_version(SWARM, "model_001", "v1.1")
+        assert store_snapshot(tmp_path) == before
+        db.delete_model_version(SWARM, "model_001", "v1.2")  # named by nothing
+        versions = [v.version for v in db.list_model_versions(SWARM, "model_001")]
+        assert versions == ["v1.0", "v1.1"]
