@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 GRAPH: Final = "lineage_graph"
 VECTORS: Final = "vectors"
 INDEXES: Final = (GRAPH, VECTORS)
-_EMBED_BATCH = 64
+_EMBED_BATCH = 256
 
 
 def index_extra_installed() -> bool:
@@ -363,7 +363,8 @@ class Indexer:
     def _embed(
         self, table: str, keys: list[str], nodes: dict[str, src.Node], *, skip_present: bool
     ) -> int:
-        """Upsert the vectors of ``keys`` (deleting those that are gone), in batches."""
+        """Upsert the vectors of ``keys`` (deleting those that are gone), in batches.
+        Without ``skip_present`` the table is known empty (a rebuild): append."""
         vectors = self.vectors()
         done = 0
         for start in range(0, len(keys), _EMBED_BATCH):
@@ -389,10 +390,12 @@ class Indexer:
                     gone.append(key)
                 else:
                     upserts.append(row)
-            if gone:
+            if gone and skip_present:
                 vectors.delete(table, gone)  # type: ignore[arg-type]
-            if upserts:
+            if upserts and skip_present:
                 done += vectors.upsert(upserts)
+            elif upserts:
+                done += vectors.append(upserts, table)  # type: ignore[arg-type]
         return done
 
     def _vector_of(self, node: src.Node) -> ModelVector | DatasetVector | None:

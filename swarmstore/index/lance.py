@@ -175,6 +175,18 @@ class VectorIndex:
             self.maintain(name)
         return sum(b.num_rows for b in batches.values())
 
+    def append(
+        self, rows: Sequence[ModelVector | DatasetVector] | pa.Table, table: TableName
+    ) -> int:
+        """Append rows without matching ids: for filling an empty table (a
+        rebuild, a bulk load), where ``merge_insert``'s join is wasted work.
+        The caller guarantees the ids are new. One fragment per call."""
+        batch = rows if isinstance(rows, pa.Table) else _to_arrow(table, list(rows))
+        if batch.num_rows:
+            handle = self._table(table)
+            self._retry(lambda: handle.add(batch))
+        return int(batch.num_rows)
+
     def delete(self, table: TableName, ids: Iterable[str]) -> None:
         """Delete rows by id; ids not present are ignored."""
         handle = self._table(table)
@@ -405,6 +417,11 @@ def _rows(result: pa.Table) -> list[dict[str, Any]]:
         for row, value in zip(rows, values, strict=True):
             row[name] = value
     return rows
+
+
+def to_arrow(table: str, rows: list[ModelVector | DatasetVector]) -> pa.Table:
+    """Rows as an Arrow table of ``table``'s schema (vectors checked)."""
+    return _to_arrow(table, rows)
 
 
 def _to_arrow(table: str, rows: list[ModelVector | DatasetVector]) -> pa.Table:
