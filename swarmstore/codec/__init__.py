@@ -11,6 +11,8 @@ CONTRACT used by ``swarmstore.checkpoints`` (keep these names and meanings):
 - ``decode_chunk(frame, dtype, raw_length, base=None) -> bytearray``: inverse;
   raises ``UnknownCodecError`` naming an unknown codec id, ``CodecError`` for a
   malformed frame, and ``CodecError`` when a delta frame is given no base.
+- ``decode_chunk_into(frame, dtype, out, base=None) -> None``: the same, into
+  the caller's writable buffer (``len(out)`` is the raw length); no allocation.
 - ``frame_codec_name(frame) -> str``: a short name of the frame's codec chain,
   recorded in the manifest for humans and stats.
 
@@ -22,7 +24,8 @@ Modules, one transform each (zarr-style: registered id + JSON config):
 - ``delta``: ``Delta(op="sub"|"xor", width)`` against the parent chunk;
 - ``planes``: ``BytePlanes(width)`` byte-plane split of floating elements;
 - ``coders``: per-plane stream coders ``raw``, ``zstd``, ``zstd-lit``
-  (huffman-only zstd), ``lz4``;
+  (huffman-only zstd), ``lz4``; ``nibbles``: ``nibpairs`` (exponent bytes as
+  4-bit codes, two per byte, then huffman);
 - ``frame``: frame layout and versioning; ``registry``: id -> class;
 - ``pipeline``: policy choices, encode/decode of one chunk.
 
@@ -40,6 +43,7 @@ from swarmstore.codec.pipeline import (
     Compression,
     EncodedFrame,
     decode_chunk,
+    decode_chunk_into,
     encode_chunk,
     frame_codec_name,
 )
@@ -49,6 +53,7 @@ __all__ = [
     "Compression",
     "EncodedFrame",
     "decode_chunk",
+    "decode_chunk_into",
     "encode_chunk",
     "frame_codec_name",
 ]

@@ -8,7 +8,6 @@ Decode follows the chain the frame header names, writing into one bytearray.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,8 +18,10 @@ import zstandard
 from swarmstore.codec import frame as framing
 from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
 from swarmstore.codec.delta import Delta
-from swarmstore.codec.planes import BytePlanes
+from swarmstore.codec.nibbles import NibblePairs, best_base
+from swarmstore.codec.planes import BytePlanes, join_planes_into, split_into
 from swarmstore.codec.registry import codec_from_json, codec_to_json
+from swarmstore.codec.scratch import scratch
 from swarmstore.codec.signbit import SignBitLast
 from swarmstore.dtypes import dtype_info
 from swarmstore.errors import CodecError, UnknownCodecError
@@ -31,6 +32,10 @@ _COMPRESSIONS = ("auto", "max", "fast", "none")
 _SAMPLE_WINDOWS = 4
 _WINDOW = 8 * 1024  # elements per sample window
 _RAW_ENTROPY = {"fast": 7.6, "auto": 7.95, "max": 7.99}  # bits/byte above which a plane stays raw
+# nibpairs when a plane's sample has 1.5..4.5 bits/byte and <= 0.2 % escapes: below
+# that zstd's matches win (long zero runs), above it the escapes cost too much
+_NIB_ENTROPY = (1.5, 4.5)
+_NIB_ESCAPES = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +77,11 @@ def _widths(dtype: str, length: int) -> tuple[int, int, bool]:
     return (component if floating else 1), component, floating
 
 
-def _entropy(sample: np.ndarray) -> float:
+def _entropy(sample: np.ndarray, counts: np.ndarray | None = None) -> float:
     if sample.size == 0:
         return 0.0
-    counts = np.bincount(sample, minlength=256)
+    if counts is None:
+        counts = np.bincount(sample, minlength=256)
     p = counts[counts > 0] / sample.size
     return float(-(p * np.log2(p)).sum())
 
@@ -107,9 +113,15 @@ class _Choice:
     """Pick a coder for one plane (sample trial), then encode it."""
 
     @staticmethod
-    def candidates(policy: str, floating: bool, entropy: float) -> list[Any]:
+    def candidates(policy: str, floating: bool, entropy: float, counts: np.ndarray) -> list[Any]:
         if entropy > _RAW_ENTROPY[policy]:
             return []
+        if _NIB_ENTROPY[0] <= entropy <= _NIB_ENTROPY[1]:
+            base, escapes = best_base(counts)
+            if escapes <= _NIB_ESCAPES:
+                if policy != "max":
+                    return [NibblePairs(base)]
+                return [NibblePairs(base), ZstdLiterals(), Zstd(3)]
         if policy == "fast":
             return [ZstdLiterals()] if floating and entropy > 1.0 else [Zstd(1)]
         if policy == "auto":
@@ -123,7 +135,8 @@ def _encode_plane(
     view = plane.data
     if plane.size == 0:
         return Raw(), view
-    candidates = _Choice.candidates(policy, floating, _entropy(sample))
+    counts = np.bincount(sample, minlength=256)
+    candidates = _Choice.candidates(policy, floating, _entropy(sample, counts), counts)
     if len(candidates) > 1 and policy != "max":
         trial = np.ascontiguousarray(sample).data
         candidates = [min(candidates, key=lambda c: len(c.encode(trial)))]
@@ -136,10 +149,22 @@ def _encode_plane(
 
 
 def _encode_with(
-    data: np.ndarray, chain: list[Any], width: int, policy: str, floating: bool
+    data: np.ndarray,
+    chain: list[Any],
+    width: int,
+    policy: str,
+    floating: bool,
+    rotate: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bytes | memoryview]]:
+    """Planes of ``data`` (after ``SignBitLast`` when ``rotate``), one coder each.
+
+    Raw payloads are views of this thread's plane scratch: frame them before the
+    next ``_encode_with`` on this thread.
+    """
     planer = BytePlanes(width)
-    planes = planer.split(data)
+    planes = split_into(data, width, rotate, scratch("enc.planes", data.size))
+    if rotate:
+        chain = [*chain, SignBitLast(width)]
     samples = [np.concatenate([p[w] for w in _windows(p.size)]) for p in planes]
     streams, payloads = [], []
     for plane, sample in zip(planes, samples, strict=True):
@@ -162,10 +187,8 @@ def _rotates(width: int, policy: str) -> bool:
 def _encode_full(
     data: np.ndarray, width: int, policy: str, floating: bool
 ) -> tuple[list[Any], list[Any], list[Any]]:
-    if floating and _rotates(width, policy):
-        rotate = SignBitLast(width)
-        return _encode_with(rotate.encode(data), [rotate], width, policy, floating)
-    return _encode_with(data, [], width, policy, floating)
+    rotate = floating and _rotates(width, policy)
+    return _encode_with(data, [], width, policy, floating, rotate)
 
 
 def _frame(raw_len: int, digest: str, encoded: tuple[list[Any], list[Any], list[Any]]) -> bytes:
@@ -244,20 +267,10 @@ def encode_chunk(
     return EncodedFrame(full, False)
 
 
-_scratch = threading.local()
-
-
-def _scratch_buffer(size: int) -> np.ndarray:
-    buf: np.ndarray | None = getattr(_scratch, "buf", None)
-    if buf is None or buf.size < size:
-        buf = np.empty(max(size, 1 << 20), dtype=np.uint8)
-        _scratch.buf = buf
-    return buf[:size]
-
-
-def _decode_v2(
-    header: dict[str, Any], payload: memoryview, raw_length: int, base: Any
-) -> bytearray:
+def _decode_v2_into(
+    header: dict[str, Any], payload: memoryview, out_u8: np.ndarray, base: Any
+) -> None:
+    raw_length = out_u8.size
     if header.get("len") != raw_length:
         raise CodecError(f"frame holds {header.get('len')!r} bytes, expected {raw_length}")
     chain_json, streams_json, sizes = (
@@ -298,21 +311,22 @@ def _decode_v2(
         raise CodecError(f"{len(streams)} streams for {width} planes")
     if any(type(s) is not int or s < 0 for s in sizes) or sum(sizes) != len(payload):
         raise CodecError(f"stream sizes {sizes!r} do not match the {len(payload)}-byte payload")
+    base_u8: np.ndarray | None = None
     if delta is not None:
         if base is None:
             raise CodecError("delta frame needs its base chunk to decode")
         base_u8 = _as_u8(base)
         if base_u8.size != raw_length:
             raise CodecError(f"base has {base_u8.size} bytes, frame expects {raw_length}")
+        if np.may_share_memory(base_u8, out_u8):
+            base_u8 = base_u8.copy()  # decoding overwrites ``out`` before it adds the base
 
-    out = bytearray(raw_length)
-    out_u8 = np.frombuffer(out, dtype=np.uint8)
     plane_len = raw_length // width
     if width == 1:
-        streams[0].decode_into(payload[: sizes[0]], memoryview(out))
+        streams[0].decode_into(payload[: sizes[0]], out_u8.data)
     else:
-        scratch = _scratch_buffer(raw_length)
-        planes: list[np.ndarray] = []
+        planes_buf = scratch("dec.planes", raw_length)
+        planes: list[Any] = []
         pos = 0
         for i, (coder, size) in enumerate(zip(streams, sizes, strict=True)):
             if isinstance(coder, Raw):  # join straight from the frame
@@ -320,19 +334,22 @@ def _decode_v2(
                     raise CodecError(f"raw plane has {size} bytes, expected {plane_len}")
                 planes.append(np.frombuffer(payload[pos : pos + size], dtype=np.uint8))
             else:
-                target = scratch[i * plane_len : (i + 1) * plane_len]
+                target = planes_buf[i * plane_len : (i + 1) * plane_len]
                 coder.decode_into(payload[pos : pos + size], target.data)
                 planes.append(target)
             pos += size
-        planer.join_into(planes, out_u8)
-    if rotate is not None:
+        fused = rotate is None or rotate.width == width
+        join_planes_into(planes, out_u8, width, rotate is not None and fused)
+        if rotate is not None and not fused:
+            rotate.decode_inplace(out_u8)
+    if rotate is not None and width == 1:
         rotate.decode_inplace(out_u8)
     if delta is not None:
+        assert base_u8 is not None
         delta.decode_inplace(out_u8, base_u8)
     digest = header.get("xxh3")
-    if digest != xxhash.xxh3_64_hexdigest(out):
+    if digest != xxhash.xxh3_64_hexdigest(out_u8.data):
         raise CodecError("decoded chunk fails its checksum (corrupt frame or wrong base)")
-    return out
 
 
 def _decode_v1(header: dict[str, Any], payload: memoryview, raw_length: int) -> bytearray:
@@ -356,11 +373,33 @@ def decode_chunk(
     raw_length: int,
     base: bytes | bytearray | memoryview | None = None,
 ) -> bytearray:
+    out = bytearray(raw_length)
+    decode_chunk_into(frame, dtype, memoryview(out), base)
+    return out
+
+
+def decode_chunk_into(
+    frame: bytes | bytearray | memoryview,
+    dtype: str,
+    out: bytearray | memoryview,
+    base: bytes | bytearray | memoryview | None = None,
+) -> None:
+    """``decode_chunk`` into the caller's writable buffer of exactly the raw length.
+
+    Saves the allocation and a copy when restoring straight into a tensor. On an
+    error ``out`` holds garbage. ``out`` may be the base's own buffer (an
+    in-place chain step): the base is then copied first.
+    """
+    view = memoryview(out)
+    if view.readonly:
+        raise CodecError("decode_chunk_into needs a writable buffer")
+    out_u8 = _as_u8(view)
     version, header, payload = framing.unpack(frame)
     try:
         if version == 1:
-            return _decode_v1(header, payload, raw_length)
-        return _decode_v2(header, payload, raw_length, base)
+            out_u8[:] = np.frombuffer(_decode_v1(header, payload, out_u8.size), dtype=np.uint8)
+        else:
+            _decode_v2_into(header, payload, out_u8, base)
     except CodecError:
         raise
     except (
@@ -406,4 +445,11 @@ def _chain_name(header: dict[str, Any]) -> str:
     return ">".join(parts)
 
 
-__all__ = ["CodecPolicy", "EncodedFrame", "decode_chunk", "encode_chunk", "frame_codec_name"]
+__all__ = [
+    "CodecPolicy",
+    "EncodedFrame",
+    "decode_chunk",
+    "decode_chunk_into",
+    "encode_chunk",
+    "frame_codec_name",
+]

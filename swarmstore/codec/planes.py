@@ -58,3 +58,69 @@ class BytePlanes:
         rows = out.reshape(-1, self.width)
         for i in range(self.width):
             rows[:, i] = planes[i]
+
+
+# ------------------------------------------------------------ fused fast paths
+# The chain ``signbit(w) > planes(w)`` (or ``planes(w)`` alone) computed with
+# whole-array unsigned-integer passes: each plane is ``(x >> 8i)`` narrowed by
+# a casting copy, and the join is ``x = x * 256 | plane`` -- contiguous SIMD
+# passes, where strided byte gathers/stores run 5-8x slower. Left shifts are
+# written as multiplies (numpy vectorizes those for 16-bit lanes, not shifts).
+
+
+def _wide(width: int) -> np.dtype:
+    return np.dtype(f"<u{width}")
+
+
+def split_into(data: np.ndarray, width: int, rotate: bool, out: np.ndarray) -> list[np.ndarray]:
+    """Planes of ``data`` (uint8, length % width == 0) written into ``out``.
+
+    ``rotate``: apply ``SignBitLast(width)`` first. Returns ``width`` contiguous
+    views of ``out`` (plane ``i`` holds byte ``i`` of every element).
+    """
+    from swarmstore.codec.scratch import scratch_as
+
+    if width == 1:
+        if rotate:
+            raise CodecError("cannot rotate 1-byte elements")
+        return [data]
+    n = data.size // width
+    planes = [out[i * n : (i + 1) * n] for i in range(width)]
+    wide = _wide(width)
+    x = data.view(wide)
+    tmp = scratch_as("planes.tmp", n, wide)
+    if rotate:
+        rotated = scratch_as("planes.rot", n, wide)
+        np.multiply(x, 2, out=rotated)
+        np.right_shift(x, 8 * width - 1, out=tmp)
+        np.bitwise_or(rotated, tmp, out=rotated)
+        x = rotated
+    np.copyto(planes[0], x, casting="unsafe")
+    for i in range(1, width):
+        np.right_shift(x, 8 * i, out=tmp)
+        np.copyto(planes[i], tmp, casting="unsafe")
+    return planes
+
+
+def join_planes_into(planes: list[np.ndarray], out: np.ndarray, width: int, rotate: bool) -> None:
+    """Inverse of ``split_into``: uint8 ``planes`` (any buffers) -> ``out`` (uint8)."""
+    from swarmstore.codec.scratch import scratch_as
+
+    if width == 1:
+        if rotate:
+            raise CodecError("cannot rotate 1-byte elements")
+        out[:] = planes[0]
+        return
+    n = out.size // width
+    wide = _wide(width)
+    x = out.view(wide)
+    tmp = scratch_as("planes.tmp", n, wide)
+    np.copyto(x, planes[width - 1], casting="unsafe")
+    for i in range(width - 2, -1, -1):
+        np.multiply(x, 256, out=x)
+        np.copyto(tmp, planes[i], casting="unsafe")
+        np.bitwise_or(x, tmp, out=x)
+    if rotate:
+        np.multiply(x, 1 << (8 * width - 1), out=tmp)  # lowest bit back to the sign
+        np.right_shift(x, 1, out=x)
+        np.bitwise_or(x, tmp, out=x)
