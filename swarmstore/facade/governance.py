@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from swarmstore.facade.base import FacadeBase
-from swarmstore.governance import DeploymentService, RegistryService
+from swarmstore.governance import AliasService, DeploymentService, RegistryService
 from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.registry import AuditEntry, ModelRegistryEntry
 
@@ -20,11 +20,13 @@ from swarmstore.records.registry import AuditEntry, ModelRegistryEntry
 class GovernanceAPI(FacadeBase):
     _registry: RegistryService
     _deployments: DeploymentService
+    _aliases: AliasService
 
     def _attach_governance(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
         self._registry = RegistryService(self._meta, self._events)
         self._deployments = DeploymentService(self._meta, self._events)
+        self._aliases = AliasService(self._meta, self._events)
 
     def _detach_governance(self) -> None:
         """Called once at the start of ``close``, before the pool and stores shut."""
@@ -105,7 +107,7 @@ class GovernanceAPI(FacadeBase):
     ) -> dict[str, Any]:
         """Point ``alias`` (e.g. ``champion``) of a registered model at a stored version."""
         self._live()
-        return self._registry.set_alias(
+        return self._aliases.set_alias(
             swarm_id, model_id, alias, version, actor=actor, reason=reason
         )
 
@@ -113,18 +115,18 @@ class GovernanceAPI(FacadeBase):
         """The version an alias points at; load it with
         ``db.get_neural_model(s, m, db.resolve_alias(s, m, "champion"))``."""
         self._live()
-        return self._registry.resolve_alias(swarm_id, model_id, alias)
+        return self._aliases.resolve_alias(swarm_id, model_id, alias)
 
     def list_model_aliases(self, swarm_id: str, model_id: str) -> dict[str, str]:
         self._live()
-        return self._registry.aliases(swarm_id, model_id)
+        return self._aliases.aliases(swarm_id, model_id)
 
     def list_audit_trail(
         self, swarm_id: str, model_id: str | None = None, *, limit: int | None = None
     ) -> list[AuditEntry]:
         """Every registry and deployment change, oldest first (append-only)."""
         self._live()
-        return self._registry.audit_trail(swarm_id, model_id, limit=limit)
+        return self._aliases.audit_trail(swarm_id, model_id, limit=limit)
 
     # -- deployments ------------------------------------------------------------
 
