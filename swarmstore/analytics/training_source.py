@@ -9,6 +9,7 @@ else ``NoTraining`` (zero experiments and datasets, no training targets).
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,7 +72,8 @@ class NoTraining:
 
 def training_source() -> TrainingSource:
     try:
-        from swarmstore.analytics.training_sql import SqlTraining
+        module = importlib.import_module("swarmstore.analytics.training_sql")
     except ImportError:  # the training tables are not declared (yet)
         return NoTraining()
-    return SqlTraining()
+    source: TrainingSource = module.SqlTraining()
+    return source
