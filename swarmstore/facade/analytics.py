@@ -61,13 +61,24 @@ class AnalyticsAPI(FacadeBase):
         self,
         swarm_id: str,
         model_id: str,
+        options: Mapping[str, bool] | None = None,
         *,
         include_experiments: bool = True,
         include_deployments: bool = True,
     ) -> ModelAnalytics:
         """Versions, metric trends across them, training runs, deployments and
-        resource use of one model (``ModelNotFoundError`` if unknown)."""
+        resource use of one model (``ModelNotFoundError`` if unknown).
+
+        ``options`` takes the seed's ``{"includeExperiments": ..., "includeDeployments": ...}``
+        (snake_case keys too) and overrides the keywords."""
         self._live()
+        for key, value in (options or {}).items():
+            if key in ("includeExperiments", "include_experiments"):
+                include_experiments = bool(value)
+            elif key in ("includeDeployments", "include_deployments"):
+                include_deployments = bool(value)
+            else:
+                raise InvalidQueryError(f"unknown analytics option {key!r}", field=key)
         validate_id("swarm_id", swarm_id)
         validate_id("model id", model_id)
         with self._meta.read() as session:

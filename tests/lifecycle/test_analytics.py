@@ -142,3 +142,12 @@ def test_compare_models_bad_input(populated: SwarmDatabaseManager, store_path: P
     with pytest.raises(InvalidQueryError):
         populated.compare_models(SWARM, ["model_001"])  # type: ignore[list-item]
     assert store_snapshot(store_path) == before
+
+
+def test_model_analytics_takes_the_seed_options(populated: SwarmDatabaseManager) -> None:
+    seed_style = populated.get_model_analytics(
+        SWARM, "model_001", {"includeExperiments": False, "includeDeployments": True}
+    )
+    assert seed_style.training is None and seed_style.deployments is not None
+    with pytest.raises(InvalidQueryError, match="includeEverything"):
+        populated.get_model_analytics(SWARM, "model_001", {"includeEverything": True})
