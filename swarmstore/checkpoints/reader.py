@@ -20,7 +20,7 @@ from swarmstore.blobs import BlobStore
 from swarmstore.checkpoints.hashing import raw_hash
 from swarmstore.checkpoints.manifest import ChunkEntry, TensorEntry
 from swarmstore.checkpoints.tensors import tensor_from_bytes
-from swarmstore.codec import decode_chunk
+from swarmstore.codec import decode_chunk_into
 from swarmstore.errors import CodecError, CorruptDataError
 
 ResolveChunks = Callable[[Iterable[int]], dict[int, ChunkEntry]]
@@ -95,6 +95,14 @@ class ChunkReader:
         return known
 
     def decode(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
+        out = bytearray(chunk.raw_length)
+        self.decode_into(chunk, dtype, chain, memoryview(out))
+        return out
+
+    def decode_into(
+        self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry], out: memoryview
+    ) -> None:
+        """Decode a chunk straight into ``out`` (its slice of the tensor), then verify it."""
         base: bytes | bytearray | None = None
         if chunk.base_chunk_pk is not None:
             base_chunk = chain.get(chunk.base_chunk_pk)
@@ -111,13 +119,17 @@ class ChunkReader:
             raise _ChunkFault(
                 f"blob has {len(frame)} bytes, manifest says {chunk.encoded_length}", chunk.blob_key
             )
+        if len(out) != chunk.raw_length:
+            raise _ChunkFault(
+                f"manifest says {chunk.raw_length} raw bytes, the tensor slot has {len(out)}",
+                chunk.blob_key,
+            )
         try:
-            raw = decode_chunk(frame, dtype, chunk.raw_length, base)
+            decode_chunk_into(frame, dtype, out, base)
         except CodecError as exc:
             raise _ChunkFault(f"frame does not decode ({exc})", chunk.blob_key) from None
-        if raw_hash(raw) != chunk.raw_hash:
+        if raw_hash(out) != chunk.raw_hash:
             raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
-        return raw
 
     def decode_verified(
         self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]
@@ -127,13 +139,6 @@ class ChunkReader:
             return self.decode(chunk, dtype, chain)
         except _ChunkFault as fault:
             raise CorruptDataError(f"blob {fault.blob}: {fault.why}", blob=fault.blob) from None
-
-    def decode_into(
-        self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry], out: memoryview
-    ) -> None:
-        """Decode a chunk into its slice of the tensor's buffer (on a pool thread)."""
-        raw = self.decode(chunk, dtype, chain)
-        out[:] = raw
 
     def iter_tensors(
         self,
