@@ -3,6 +3,8 @@
 from swarmstore.config import StoreConfig
 from swarmstore.errors import (
     AliasNotFoundError,
+    CallbackOrderError,
+    CheckpointSaveError,
     CodecError,
     CorruptDataError,
     DeploymentNotApprovedError,
@@ -30,6 +32,8 @@ from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, Neur
 
 __all__ = [
     "AliasNotFoundError",
+    "CallbackOrderError",
+    "CheckpointSaveError",
     "CodecError",
     "CorruptDataError",
     "DeploymentNotApprovedError",

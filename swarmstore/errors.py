@@ -174,3 +174,30 @@ class VersionInUseError(SwarmStoreError, ValueError):
         self.fields = fields
         for key, value in fields.items():
             setattr(self, key, value)
+
+
+# -- training integration (issue 6) ---------------------------------------------
+
+
+class CheckpointSaveError(SwarmStoreError, IOError):
+    """A training checkpoint could not be written (store full or read-only, bad
+    state, ...). Raised by the callback after the failed save (at once when
+    saving in the foreground, at the next callback, ``flush`` or ``close`` when
+    saving in the background); the original error is ``__cause__``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        swarm_id: str | None = None,
+        model_id: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.swarm_id, self.model_id, self.version = swarm_id, model_id, version
+
+
+class CallbackOrderError(SwarmStoreError, RuntimeError):
+    """A training callback came out of order (an epoch before training started,
+    an epoch number that does not increase, a callback after training ended).
+    Nothing was written."""
