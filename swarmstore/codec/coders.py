@@ -68,7 +68,10 @@ def decompress_zstd(payload: memoryview, size: int) -> bytes:
     dctx = cache.get("d")
     if dctx is None:
         dctx = cache["d"] = zstandard.ZstdDecompressor()
-    got: bytes = dctx.decompress(payload, max_output_size=size)
+    try:
+        got: bytes = dctx.decompress(payload, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise CodecError(f"corrupt zstd stream: {exc}") from None
     if len(got) != size:
         raise CodecError(f"zstd stream has {len(got)} bytes, expected {size}")
     return got

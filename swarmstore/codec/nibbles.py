@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from swarmstore.codec.coders import decompress_zstd, zstd_literals
+from swarmstore.codec.native import KERNELS
 from swarmstore.codec.registry import register
 from swarmstore.codec.scratch import scratch, scratch_as
 from swarmstore.errors import CodecError
@@ -62,6 +63,21 @@ class NibblePairs:
         plane = np.frombuffer(data, dtype=np.uint8)
         n = plane.size
         pairs = (n + 1) // 2
+        packed = scratch("nib.packed", pairs)
+        if KERNELS is not None:
+            escapes = scratch("nib.escapes", n)
+            count = KERNELS.nib_pack(plane, self.base, packed, escapes)
+            escaped_bytes = escapes[:count].tobytes()
+        else:
+            escaped_bytes = self.pack_numpy(plane, packed)
+            count = len(escaped_bytes)
+        body = zstd_literals().compress(packed)
+        return b"".join((_COUNT.pack(count), escaped_bytes, body))
+
+    def pack_numpy(self, plane: np.ndarray, packed: np.ndarray) -> bytes:
+        """Codes of ``plane`` into ``packed``; returns the escaped bytes (numpy twin)."""
+        n = plane.size
+        pairs = packed.size
         codes = scratch("nib.codes", 2 * pairs)
         np.subtract(plane, np.uint8(self.base), out=codes[:n])
         codes[n:] = 0
@@ -72,10 +88,8 @@ class NibblePairs:
         packed16 = scratch_as("nib.wide", pairs, _U16)
         np.right_shift(wide, 4, out=packed16)
         np.bitwise_or(packed16, wide, out=packed16)
-        packed = scratch("nib.packed", pairs)
         np.copyto(packed, packed16, casting="unsafe")  # low byte: even | odd << 4
-        body = zstd_literals().compress(packed)
-        return b"".join((_COUNT.pack(escaped.size), plane[escaped].tobytes(), body))
+        return plane[escaped].tobytes()
 
     def decode_into(self, payload: memoryview, out: memoryview) -> None:
         if len(payload) < _COUNT.size:
@@ -87,6 +101,22 @@ class NibblePairs:
         n = len(out)
         pairs = (n + 1) // 2
         packed = np.frombuffer(decompress_zstd(payload[start:], pairs), dtype=np.uint8)
+        escaped_bytes = payload[_COUNT.size : start]
+        if KERNELS is not None:
+            try:
+                KERNELS.nib_unpack(packed, self.base, escaped_bytes, out)
+            except ValueError as exc:
+                raise CodecError(f"corrupt nibpairs stream: {exc}") from None
+        else:
+            self.unpack_numpy(packed, escaped_bytes, np.frombuffer(out, dtype=np.uint8))
+
+    def unpack_numpy(
+        self, packed: np.ndarray, escaped_bytes: memoryview, target: np.ndarray
+    ) -> None:
+        """Inverse of ``pack_numpy`` into ``target`` (numpy twin of the C kernel)."""
+        n = target.size
+        pairs = packed.size
+        count = len(escaped_bytes)
         wide = scratch_as("nib.wide", pairs, _U16)
         shifted = scratch_as("nib.shift", pairs, _U16)
         np.copyto(wide, packed, casting="unsafe")
@@ -97,7 +127,6 @@ class NibblePairs:
         escaped = np.flatnonzero(np.equal(codes, ESCAPE))
         if escaped.size != count:
             raise CodecError(f"nibpairs: {escaped.size} escape codes, header says {count}")
-        target = np.frombuffer(out, dtype=np.uint8)
         np.add(codes, np.uint8(self.base), out=target)
         if count:
-            target[escaped] = np.frombuffer(payload[_COUNT.size : start], dtype=np.uint8)
+            target[escaped] = np.frombuffer(escaped_bytes, dtype=np.uint8)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from swarmstore.codec.native import KERNELS
 from swarmstore.codec.registry import register
 from swarmstore.errors import CodecError
 
@@ -78,14 +79,24 @@ def split_into(data: np.ndarray, width: int, rotate: bool, out: np.ndarray) -> l
     ``rotate``: apply ``SignBitLast(width)`` first. Returns ``width`` contiguous
     views of ``out`` (plane ``i`` holds byte ``i`` of every element).
     """
-    from swarmstore.codec.scratch import scratch_as
-
     if width == 1:
         if rotate:
             raise CodecError("cannot rotate 1-byte elements")
         return [data]
     n = data.size // width
     planes = [out[i * n : (i + 1) * n] for i in range(width)]
+    if KERNELS is not None:
+        KERNELS.split(data, width, rotate, out)
+    else:
+        split_numpy(data, width, rotate, planes)
+    return planes
+
+
+def split_numpy(data: np.ndarray, width: int, rotate: bool, planes: list[np.ndarray]) -> None:
+    """``split_into``'s numpy twin (width > 1)."""
+    from swarmstore.codec.scratch import scratch_as
+
+    n = data.size // width
     wide = _wide(width)
     x = data.view(wide)
     tmp = scratch_as("planes.tmp", n, wide)
@@ -99,18 +110,25 @@ def split_into(data: np.ndarray, width: int, rotate: bool, out: np.ndarray) -> l
     for i in range(1, width):
         np.right_shift(x, 8 * i, out=tmp)
         np.copyto(planes[i], tmp, casting="unsafe")
-    return planes
 
 
 def join_planes_into(planes: list[np.ndarray], out: np.ndarray, width: int, rotate: bool) -> None:
     """Inverse of ``split_into``: uint8 ``planes`` (any buffers) -> ``out`` (uint8)."""
-    from swarmstore.codec.scratch import scratch_as
-
     if width == 1:
         if rotate:
             raise CodecError("cannot rotate 1-byte elements")
         out[:] = planes[0]
         return
+    if KERNELS is not None:
+        KERNELS.join(planes, rotate, out)
+    else:
+        join_numpy(planes, out, width, rotate)
+
+
+def join_numpy(planes: list[np.ndarray], out: np.ndarray, width: int, rotate: bool) -> None:
+    """``join_planes_into``'s numpy twin (width > 1)."""
+    from swarmstore.codec.scratch import scratch_as
+
     n = out.size // width
     wide = _wide(width)
     x = out.view(wide)

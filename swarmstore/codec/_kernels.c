@@ -1,0 +1,291 @@
+/* Optional single-pass kernels for the codec's byte transforms.
+ *
+ * Each function computes exactly what the numpy fallback in planes.py /
+ * nibbles.py computes (the frame format does not depend on which ran); numpy
+ * needs 5-14 whole-array passes for the same work. No entropy coding here:
+ * zstd stays the only parser of compressed bytes. Little-endian hosts only
+ * (the Python side checks). Every function releases the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint16_t rotl16(uint16_t x) { return (uint16_t)((x << 1) | (x >> 15)); }
+static inline uint16_t rotr16(uint16_t x) { return (uint16_t)((x >> 1) | (x << 15)); }
+static inline uint32_t rotl32(uint32_t x) { return (x << 1) | (x >> 31); }
+static inline uint32_t rotr32(uint32_t x) { return (x >> 1) | (x << 31); }
+static inline uint64_t rotl64(uint64_t x) { return (x << 1) | (x >> 63); }
+static inline uint64_t rotr64(uint64_t x) { return (x >> 1) | (x << 63); }
+
+static void split2(const uint8_t *src, uint8_t *dst, Py_ssize_t n, int rotate) {
+    uint8_t *p0 = dst, *p1 = dst + n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint16_t x;
+        memcpy(&x, src + 2 * i, 2);
+        if (rotate) x = rotl16(x);
+        p0[i] = (uint8_t)x;
+        p1[i] = (uint8_t)(x >> 8);
+    }
+}
+
+static void split4(const uint8_t *src, uint8_t *dst, Py_ssize_t n, int rotate) {
+    uint8_t *p0 = dst, *p1 = dst + n, *p2 = dst + 2 * n, *p3 = dst + 3 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, src + 4 * i, 4);
+        if (rotate) x = rotl32(x);
+        p0[i] = (uint8_t)x;
+        p1[i] = (uint8_t)(x >> 8);
+        p2[i] = (uint8_t)(x >> 16);
+        p3[i] = (uint8_t)(x >> 24);
+    }
+}
+
+static void split8(const uint8_t *src, uint8_t *dst, Py_ssize_t n, int rotate) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x;
+        memcpy(&x, src + 8 * i, 8);
+        if (rotate) x = rotl64(x);
+        for (int b = 0; b < 8; b++) dst[b * n + i] = (uint8_t)(x >> (8 * b));
+    }
+}
+
+static void join2(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, int rotate) {
+    const uint8_t *p0 = p[0], *p1 = p[1];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint16_t x = (uint16_t)(p0[i] | (p1[i] << 8));
+        if (rotate) x = rotr16(x);
+        memcpy(dst + 2 * i, &x, 2);
+    }
+}
+
+static void join4(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, int rotate) {
+    const uint8_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t x = (uint32_t)p0[i] | ((uint32_t)p1[i] << 8) | ((uint32_t)p2[i] << 16) |
+                     ((uint32_t)p3[i] << 24);
+        if (rotate) x = rotr32(x);
+        memcpy(dst + 4 * i, &x, 4);
+    }
+}
+
+static void join8(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, int rotate) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x = 0;
+        for (int b = 0; b < 8; b++) x |= (uint64_t)p[b][i] << (8 * b);
+        if (rotate) x = rotr64(x);
+        memcpy(dst + 8 * i, &x, 8);
+    }
+}
+
+/* split(src, width, rotate, dst): dst[b*n + i] = byte b of (rotl(element i) if rotate). */
+static PyObject *k_split(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer src, dst;
+    int width, rotate;
+    if (!PyArg_ParseTuple(args, "y*ipw*", &src, &width, &rotate, &dst)) return NULL;
+    PyObject *result = NULL;
+    if (src.len != dst.len || (width != 2 && width != 4 && width != 8) || src.len % width) {
+        PyErr_SetString(PyExc_ValueError, "split: bad width or buffer sizes");
+        goto done;
+    }
+    Py_ssize_t n = src.len / width;
+    Py_BEGIN_ALLOW_THREADS;
+    if (width == 2) split2(src.buf, dst.buf, n, rotate);
+    else if (width == 4) split4(src.buf, dst.buf, n, rotate);
+    else split8(src.buf, dst.buf, n, rotate);
+    Py_END_ALLOW_THREADS;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
+/* join(planes, rotate, dst): inverse of split; planes is a sequence of width buffers. */
+static PyObject *k_join(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *seq;
+    int rotate;
+    Py_buffer dst;
+    if (!PyArg_ParseTuple(args, "Opw*", &seq, &rotate, &dst)) return NULL;
+    PyObject *result = NULL;
+    Py_buffer planes[8];
+    const uint8_t *ptrs[8];
+    Py_ssize_t got = 0, width = PySequence_Size(seq);
+    if (width != 2 && width != 4 && width != 8) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "join: need 2, 4 or 8 planes");
+        goto done;
+    }
+    if (dst.len % width) {
+        PyErr_SetString(PyExc_ValueError, "join: output not a whole number of elements");
+        goto done;
+    }
+    Py_ssize_t n = dst.len / width;
+    for (; got < width; got++) {
+        PyObject *item = PySequence_GetItem(seq, got);
+        if (item == NULL) goto done;
+        int rc = PyObject_GetBuffer(item, &planes[got], PyBUF_SIMPLE);
+        Py_DECREF(item);
+        if (rc < 0) goto done;
+        if (planes[got].len != n) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "join: plane length mismatch");
+            goto done;
+        }
+        ptrs[got] = planes[got].buf;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    if (width == 2) join2(ptrs, dst.buf, n, rotate);
+    else if (width == 4) join4(ptrs, dst.buf, n, rotate);
+    else join8(ptrs, dst.buf, n, rotate);
+    Py_END_ALLOW_THREADS;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&planes[i]);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
+/* Calls fn(index of the code) for every nibble == 15 in packed[0..pairs), in
+ * order: a word-at-a-time test skips the (almost all) words with none. */
+#define FOR_EACH_ESCAPE(packed, pairs, BODY)                                        \
+    do {                                                                            \
+        Py_ssize_t j_ = 0;                                                          \
+        for (; j_ + 8 <= (pairs); j_ += 8) {                                        \
+            uint64_t w_;                                                            \
+            memcpy(&w_, (packed) + j_, 8);                                          \
+            if (!(w_ & (w_ >> 1) & (w_ >> 2) & (w_ >> 3) & 0x1111111111111111ULL))  \
+                continue;                                                           \
+            for (Py_ssize_t k_ = j_; k_ < j_ + 8; k_++) {                           \
+                if (((packed)[k_] & 15) == 15) { Py_ssize_t at = 2 * k_; BODY; }   \
+                if (((packed)[k_] >> 4) == 15) { Py_ssize_t at = 2 * k_ + 1; BODY; } \
+            }                                                                       \
+        }                                                                           \
+        for (; j_ < (pairs); j_++) {                                                \
+            if (((packed)[j_] & 15) == 15) { Py_ssize_t at = 2 * j_; BODY; }        \
+            if (((packed)[j_] >> 4) == 15) { Py_ssize_t at = 2 * j_ + 1; BODY; }    \
+        }                                                                           \
+    } while (0)
+
+/* nib_pack(plane, base, packed, escapes) -> count.
+ * code = (byte - base) mod 256, or 15 when that is >= 15 (the byte then goes
+ * to escapes, in order); packed[j] = code[2j] | code[2j+1] << 4 (a missing
+ * odd code is 0). packed holds ceil(n/2) bytes, escapes at least n. */
+static PyObject *k_nib_pack(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer plane, packed, esc;
+    int base;
+    if (!PyArg_ParseTuple(args, "y*iw*w*", &plane, &base, &packed, &esc)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = plane.len, pairs = (n + 1) / 2, count = 0;
+    if (packed.len != pairs || esc.len < n || base < 0 || base > 255) {
+        PyErr_SetString(PyExc_ValueError, "nib_pack: bad buffer sizes or base");
+        goto done;
+    }
+    const uint8_t *src = plane.buf;
+    uint8_t *out = packed.buf, *e = esc.buf, b = (uint8_t)base;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t j = 0; j < n / 2; j++) { /* vectorizes: no data-dependent stores */
+        uint8_t c0 = (uint8_t)(src[2 * j] - b), c1 = (uint8_t)(src[2 * j + 1] - b);
+        c0 = c0 > 15 ? 15 : c0;
+        c1 = c1 > 15 ? 15 : c1;
+        out[j] = (uint8_t)(c0 | (c1 << 4));
+    }
+    if (n & 1) {
+        uint8_t c0 = (uint8_t)(src[n - 1] - b);
+        out[pairs - 1] = c0 > 15 ? 15 : c0;
+    }
+    FOR_EACH_ESCAPE(out, pairs, { if (at < n) e[count++] = src[at]; });
+    Py_END_ALLOW_THREADS;
+    result = PyLong_FromSsize_t(count);
+done:
+    PyBuffer_Release(&plane);
+    PyBuffer_Release(&packed);
+    PyBuffer_Release(&esc);
+    return result;
+}
+
+/* nib_unpack(packed, base, escapes, out): inverse of nib_pack; ValueError when
+ * the escape codes and the escaped bytes do not match one to one. */
+static PyObject *k_nib_unpack(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer packed, esc, plane;
+    int base;
+    if (!PyArg_ParseTuple(args, "y*iy*w*", &packed, &base, &esc, &plane)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = plane.len, pairs = (n + 1) / 2, used = 0, count = esc.len;
+    if (packed.len != pairs || base < 0 || base > 255) {
+        PyErr_SetString(PyExc_ValueError, "nib_unpack: bad buffer sizes or base");
+        goto done;
+    }
+    const uint8_t *src = packed.buf, *e = esc.buf;
+    uint8_t *out = plane.buf, b = (uint8_t)base;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t j = 0; j < n / 2; j++) {
+        out[2 * j] = (uint8_t)((src[j] & 15) + b);
+        out[2 * j + 1] = (uint8_t)((src[j] >> 4) + b);
+    }
+    if (n & 1) out[n - 1] = (uint8_t)((src[pairs - 1] & 15) + b);
+    FOR_EACH_ESCAPE(src, pairs, {
+        if (at < n) {
+            if (used < count) out[at] = e[used];
+            used++;
+        }
+    });
+    Py_END_ALLOW_THREADS;
+    if (used != count) {
+        PyErr_SetString(PyExc_ValueError, "nib_unpack: escape count does not match the codes");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&packed);
+    PyBuffer_Release(&esc);
+    PyBuffer_Release(&plane);
+    return result;
+}
+
+/* histogram(buf) -> bytes: 256 little-endian uint64 counts of the byte values
+ * (np.bincount on uint8 first widens every byte to intp: ~10x slower). */
+static PyObject *k_histogram(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
+    uint64_t c[4][256];
+    memset(c, 0, sizeof c);
+    const uint8_t *p = buf.buf;
+    Py_ssize_t n = buf.len, i = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (; i + 4 <= n; i += 4) { /* four tables: no store-to-load stall on repeats */
+        c[0][p[i]]++;
+        c[1][p[i + 1]]++;
+        c[2][p[i + 2]]++;
+        c[3][p[i + 3]]++;
+    }
+    for (; i < n; i++) c[0][p[i]]++;
+    for (int v = 0; v < 256; v++) c[0][v] += c[1][v] + c[2][v] + c[3][v];
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&buf);
+    return PyBytes_FromStringAndSize((const char *)c[0], sizeof c[0]);
+}
+
+static PyMethodDef methods[] = {
+    {"histogram", k_histogram, METH_VARARGS, "histogram(buf) -> 256 uint64 counts as bytes"},
+    {"split", k_split, METH_VARARGS, "split(src, width, rotate, dst): byte planes"},
+    {"join", k_join, METH_VARARGS, "join(planes, rotate, dst): inverse of split"},
+    {"nib_pack", k_nib_pack, METH_VARARGS, "nib_pack(plane, base, packed, escapes) -> count"},
+    {"nib_unpack", k_nib_unpack, METH_VARARGS, "nib_unpack(packed, base, escapes, out)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernels", "Single-pass codec byte transforms.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

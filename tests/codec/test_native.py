@@ -1,0 +1,99 @@
+"""The C kernels and their numpy twins compute the same bytes (frames never
+depend on which ran), and the nibpairs coder round-trips any plane."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swarmstore.codec.native import KERNELS
+from swarmstore.codec.nibbles import NibblePairs, best_base
+from swarmstore.codec.planes import join_numpy, split_numpy
+from swarmstore.errors import CodecError
+
+FAST = settings(deadline=None, max_examples=80)
+native = pytest.mark.skipif(KERNELS is None, reason="C kernels not built")
+
+
+@st.composite
+def planes_data(draw: st.DrawFn) -> tuple[int, bool, np.ndarray]:
+    width = draw(st.sampled_from([2, 4, 8]))
+    n = draw(st.integers(0, 200))
+    raw = draw(st.binary(min_size=n * width, max_size=n * width))
+    return width, draw(st.booleans()), np.frombuffer(raw, np.uint8)
+
+
+@st.composite
+def exponent_plane(draw: st.DrawFn) -> np.ndarray:
+    n = draw(st.integers(0, 300))
+    lo = draw(st.integers(0, 255))
+    spread = draw(st.integers(1, 40))
+    values = draw(st.lists(st.integers(lo, min(255, lo + spread)), min_size=n, max_size=n))
+    return np.array(values, dtype=np.uint8)
+
+
+@native
+@FAST
+@given(planes_data())
+def test_split_and_join_kernels_match_numpy(case: tuple[int, bool, np.ndarray]) -> None:
+    assert KERNELS is not None
+    width, rotate, data = case
+    n = data.size // width
+    ref = np.empty(data.size, np.uint8)
+    split_numpy(data, width, rotate, [ref[i * n : (i + 1) * n] for i in range(width)])
+    got = np.empty(data.size, np.uint8)
+    KERNELS.split(data, width, rotate, got)
+    assert got.tobytes() == ref.tobytes()
+    planes = [ref[i * n : (i + 1) * n] for i in range(width)]
+    joined_c, joined_np = np.empty_like(data), np.empty_like(data)
+    KERNELS.join(planes, rotate, joined_c)
+    join_numpy(planes, joined_np, width, rotate)
+    assert joined_c.tobytes() == joined_np.tobytes() == data.tobytes()
+
+
+@native
+@FAST
+@given(exponent_plane(), st.integers(0, 255))
+def test_nibble_kernels_match_numpy(plane: np.ndarray, base: int) -> None:
+    assert KERNELS is not None
+    coder = NibblePairs(base)
+    pairs = (plane.size + 1) // 2
+    ref_packed = np.empty(pairs, np.uint8)
+    ref_escapes = coder.pack_numpy(plane, ref_packed)
+    packed, escapes = np.empty(pairs, np.uint8), np.empty(plane.size, np.uint8)
+    count = KERNELS.nib_pack(plane, base, packed, escapes)
+    assert packed.tobytes() == ref_packed.tobytes()
+    assert escapes[:count].tobytes() == ref_escapes
+    out_c, out_np = np.empty_like(plane), np.empty_like(plane)
+    KERNELS.nib_unpack(packed, base, memoryview(ref_escapes), out_c)
+    coder.unpack_numpy(packed, memoryview(ref_escapes), out_np)
+    assert out_c.tobytes() == out_np.tobytes() == plane.tobytes()
+    if count:  # a missing escaped byte is an error, never a guess
+        with pytest.raises(ValueError):
+            KERNELS.nib_unpack(packed, base, memoryview(ref_escapes[:-1]), out_c)
+        with pytest.raises(CodecError):
+            coder.unpack_numpy(packed, memoryview(ref_escapes[:-1]), out_np)
+
+
+@FAST
+@given(exponent_plane())
+def test_nibpairs_round_trip(plane: np.ndarray) -> None:
+    base, _ = best_base(np.bincount(plane, minlength=256))
+    coder = NibblePairs(base)
+    stream = coder.encode(memoryview(plane))
+    out = np.empty_like(plane)
+    coder.decode_into(memoryview(stream), out.data)
+    assert out.tobytes() == plane.tobytes()
+    with pytest.raises(CodecError):
+        coder.decode_into(memoryview(stream[: len(stream) // 2]), out.data)
+
+
+def test_best_base_covers_the_densest_window() -> None:
+    counts = np.zeros(256, np.int64)
+    counts[100:115] = 10
+    counts[3] = 1
+    base, escapes = best_base(counts)
+    assert base == 100
+    assert escapes == pytest.approx(1 / 151)
