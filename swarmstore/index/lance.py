@@ -15,7 +15,7 @@ LanceDB facts this module handles, so callers need not:
   commit conflict is retried with exponential back-off (safe, as every write
   is idempotent), and ``IndexWriteConflictError`` is raised after
   ``max_retries``;
-- brute-force search is exact and fast on small tables: an IVF_PQ index (with
+- brute-force search is exact and fast on small tables: an IVF_SQ index (with
   exact re-ranking of candidates) is built only once a table holds
   ``ann_min_rows`` rows.
 """
@@ -126,6 +126,8 @@ class VectorIndex:
         max_retries: int = 8,
         retry_delay: float = 0.05,
         read_consistency: timedelta = timedelta(0),
+        nprobes: int = 20,
+        refine_factor: int = 10,
     ) -> None:
         import lancedb  # only this module imports the engine
 
@@ -137,6 +139,8 @@ class VectorIndex:
         self.ann_min_rows = ann_min_rows
         self.max_retries = max_retries
         self.retry_delay = retry_delay
+        self.nprobes = nprobes  # IVF partitions searched per query
+        self.refine_factor = refine_factor  # candidates re-ranked exactly, x limit
         self._db: Any = lancedb.connect(self.uri, read_consistency_interval=read_consistency)
         self._tables: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -238,7 +242,7 @@ class VectorIndex:
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         if self.has_ann_index(table):
-            query = query.nprobes(32).refine_factor(10)  # re-rank candidates exactly
+            query = query.nprobes(self.nprobes).refine_factor(self.refine_factor)
         result = query.select(["id", "_distance"]).to_arrow()
         return [
             VectorHit(str(i), float(d))
@@ -267,7 +271,7 @@ class VectorIndex:
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         if self.has_ann_index(table):
-            query = query.nprobes(32).refine_factor(10)
+            query = query.nprobes(self.nprobes).refine_factor(self.refine_factor)
         return _rows(query.select([*columns, "_distance"]).to_arrow())
 
     def get_rows(
@@ -321,18 +325,26 @@ class VectorIndex:
         return True
 
     def create_ann_index(self, table: TableName) -> None:
-        """Build an IVF_PQ cosine index on ``vector`` and a B-tree on ``id``.
+        """Build an IVF_SQ cosine index on ``vector``, a B-tree on ``id`` and a
+        bitmap on ``swarm_id``.
 
-        Called by ``maintain`` past ``ann_min_rows``; rows added later are
-        searched exactly until ``compact`` folds them in.
+        Why IVF_SQ (8-bit scalar quantisation) rather than IVF_PQ: measured on
+        clustered 384-d vectors (benchmarks/indexes.py), PQ with 24 sub-vectors
+        reached recall@10 0.51-0.92 (100k rows), 96 sub-vectors 0.98 but took
+        117 s to build; SQ gives 0.99 at 1M rows, builds in 16 s and answers
+        in ~16 ms. Without the bitmap, the ``swarm_id`` prefilter of every
+        search scans the whole column (~45 ms at 1M rows). Called by
+        ``maintain`` past ``ann_min_rows``; rows added later are searched
+        exactly until ``compact`` folds them in.
         """
-        from lancedb.index import BTree, IvfPq
+        from lancedb.index import Bitmap, BTree, IvfSq
 
         handle = self._table(table)
         # Partition count left to Lance (sized by its target partition size).
-        config = IvfPq(distance_type="cosine", num_sub_vectors=DIM // 16)
+        config = IvfSq(distance_type="cosine")
         self._retry(lambda: handle.create_index("vector", config=config, replace=True))
         self._retry(lambda: handle.create_index("id", config=BTree(), replace=True))
+        self._retry(lambda: handle.create_index("swarm_id", config=Bitmap(), replace=True))
 
     def close(self) -> None:
         with self._lock:
