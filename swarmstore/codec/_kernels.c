@@ -274,7 +274,97 @@ static PyObject *k_histogram(PyObject *self, PyObject *args) {
     return PyBytes_FromStringAndSize((const char *)c[0], sizeof c[0]);
 }
 
+/* Delta of fixed-width unsigned elements: "sub" = zigzag(target - base)
+ * (wrapping), "xor" = target ^ base. One pass each way. */
+#define DELTA_LOOPS(T, BITS)                                                        \
+    static void delta_enc_##BITS(const uint8_t *t, const uint8_t *b, uint8_t *o,    \
+                                 Py_ssize_t n, int sub) {                           \
+        for (Py_ssize_t i = 0; i < n; i++) {                                        \
+            T x, y, z;                                                              \
+            memcpy(&x, t + i * sizeof(T), sizeof(T));                               \
+            memcpy(&y, b + i * sizeof(T), sizeof(T));                               \
+            if (sub) {                                                              \
+                T d = (T)(x - y);                                                   \
+                z = (T)((T)(d << 1) ^ (T)(0 - (T)(d >> (BITS - 1))));               \
+            } else {                                                                \
+                z = x ^ y;                                                          \
+            }                                                                       \
+            memcpy(o + i * sizeof(T), &z, sizeof(T));                               \
+        }                                                                           \
+    }                                                                               \
+    static void delta_dec_##BITS(uint8_t *o, const uint8_t *b, Py_ssize_t n,        \
+                                 int sub) {                                         \
+        for (Py_ssize_t i = 0; i < n; i++) {                                        \
+            T z, y, x;                                                              \
+            memcpy(&z, o + i * sizeof(T), sizeof(T));                               \
+            memcpy(&y, b + i * sizeof(T), sizeof(T));                               \
+            if (sub) x = (T)((T)((T)(z >> 1) ^ (T)(0 - (T)(z & 1))) + y);           \
+            else x = z ^ y;                                                         \
+            memcpy(o + i * sizeof(T), &x, sizeof(T));                               \
+        }                                                                           \
+    }
+DELTA_LOOPS(uint8_t, 8)
+DELTA_LOOPS(uint16_t, 16)
+DELTA_LOOPS(uint32_t, 32)
+DELTA_LOOPS(uint64_t, 64)
+
+/* delta(target, base, width, sub, out) and undelta(buf, base, width, sub):
+ * buf (the delta) becomes the target in place. */
+static PyObject *k_delta(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer t, b, o;
+    int width, sub;
+    if (!PyArg_ParseTuple(args, "y*y*ipw*", &t, &b, &width, &sub, &o)) return NULL;
+    PyObject *result = NULL;
+    if (t.len != b.len || t.len != o.len || (width != 1 && width != 2 && width != 4 && width != 8) ||
+        t.len % width) {
+        PyErr_SetString(PyExc_ValueError, "delta: bad width or buffer sizes");
+        goto done;
+    }
+    Py_ssize_t n = t.len / width;
+    Py_BEGIN_ALLOW_THREADS;
+    if (width == 1) delta_enc_8(t.buf, b.buf, o.buf, n, sub);
+    else if (width == 2) delta_enc_16(t.buf, b.buf, o.buf, n, sub);
+    else if (width == 4) delta_enc_32(t.buf, b.buf, o.buf, n, sub);
+    else delta_enc_64(t.buf, b.buf, o.buf, n, sub);
+    Py_END_ALLOW_THREADS;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&t);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&o);
+    return result;
+}
+
+static PyObject *k_undelta(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer o, b;
+    int width, sub;
+    if (!PyArg_ParseTuple(args, "w*y*ip", &o, &b, &width, &sub)) return NULL;
+    PyObject *result = NULL;
+    if (o.len != b.len || (width != 1 && width != 2 && width != 4 && width != 8) || o.len % width) {
+        PyErr_SetString(PyExc_ValueError, "undelta: bad width or buffer sizes");
+        goto done;
+    }
+    Py_ssize_t n = o.len / width;
+    Py_BEGIN_ALLOW_THREADS;
+    if (width == 1) delta_dec_8(o.buf, b.buf, n, sub);
+    else if (width == 2) delta_dec_16(o.buf, b.buf, n, sub);
+    else if (width == 4) delta_dec_32(o.buf, b.buf, n, sub);
+    else delta_dec_64(o.buf, b.buf, n, sub);
+    Py_END_ALLOW_THREADS;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&b);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"delta", k_delta, METH_VARARGS, "delta(target, base, width, sub, out)"},
+    {"undelta", k_undelta, METH_VARARGS, "undelta(buf, base, width, sub): in place"},
     {"histogram", k_histogram, METH_VARARGS, "histogram(buf) -> 256 uint64 counts as bytes"},
     {"split", k_split, METH_VARARGS, "split(src, width, rotate, dst): byte planes"},
     {"join", k_join, METH_VARARGS, "join(planes, rotate, dst): inverse of split"},

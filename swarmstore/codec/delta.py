@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from swarmstore.codec import native
 from swarmstore.codec.registry import register
 from swarmstore.errors import CodecError
 
@@ -41,6 +42,14 @@ class Delta:
 
     def encode(self, target: np.ndarray, base: np.ndarray) -> np.ndarray:
         """uint8 arrays of equal length (divisible by width) -> delta bytes (new array)."""
+        kernels = native.KERNELS
+        if kernels is not None:
+            out = np.empty(target.size, dtype=np.uint8)
+            kernels.delta(target, base, self.width, self.op == "sub", out)
+            return out
+        return self.encode_numpy(target, base)
+
+    def encode_numpy(self, target: np.ndarray, base: np.ndarray) -> np.ndarray:
         t = target.view(_UINT[self.width])
         b = base.view(_UINT[self.width])
         if self.op == "xor":
@@ -53,6 +62,13 @@ class Delta:
 
     def decode_inplace(self, delta: np.ndarray, base: np.ndarray) -> None:
         """Turn ``delta`` (uint8, writable) into the target, in place."""
+        kernels = native.KERNELS
+        if kernels is not None:
+            kernels.undelta(delta, base, self.width, self.op == "sub")
+            return
+        self.decode_inplace_numpy(delta, base)
+
+    def decode_inplace_numpy(self, delta: np.ndarray, base: np.ndarray) -> None:
         d = delta.view(_UINT[self.width])
         b = base.view(_UINT[self.width])
         if self.op == "sub":

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from swarmstore.codec import native
 from swarmstore.codec.coders import decompress_zstd, zstd_literals
-from swarmstore.codec.native import KERNELS
 from swarmstore.codec.registry import register
 from swarmstore.codec.scratch import scratch, scratch_as
 from swarmstore.errors import CodecError
@@ -64,9 +64,9 @@ class NibblePairs:
         n = plane.size
         pairs = (n + 1) // 2
         packed = scratch("nib.packed", pairs)
-        if KERNELS is not None:
+        if native.KERNELS is not None:
             escapes = scratch("nib.escapes", n)
-            count = KERNELS.nib_pack(plane, self.base, packed, escapes)
+            count = native.KERNELS.nib_pack(plane, self.base, packed, escapes)
             escaped_bytes = escapes[:count].tobytes()
         else:
             escaped_bytes = self.pack_numpy(plane, packed)
@@ -102,9 +102,9 @@ class NibblePairs:
         pairs = (n + 1) // 2
         packed = np.frombuffer(decompress_zstd(payload[start:], pairs), dtype=np.uint8)
         escaped_bytes = payload[_COUNT.size : start]
-        if KERNELS is not None:
+        if native.KERNELS is not None:
             try:
-                KERNELS.nib_unpack(packed, self.base, escaped_bytes, out)
+                native.KERNELS.nib_unpack(packed, self.base, escaped_bytes, out)
             except ValueError as exc:
                 raise CodecError(f"corrupt nibpairs stream: {exc}") from None
         else:

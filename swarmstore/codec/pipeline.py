@@ -16,9 +16,9 @@ import xxhash
 import zstandard
 
 from swarmstore.codec import frame as framing
+from swarmstore.codec import native
 from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
 from swarmstore.codec.delta import Delta
-from swarmstore.codec.native import KERNELS
 from swarmstore.codec.nibbles import NibblePairs, best_base
 from swarmstore.codec.planes import BytePlanes, join_planes_into, split_into
 from swarmstore.codec.registry import codec_from_json, codec_to_json
@@ -98,8 +98,8 @@ def _windows(n_elems: int) -> list[slice]:
 
 
 def _histogram(sample: np.ndarray) -> np.ndarray:
-    if KERNELS is not None:
-        return np.frombuffer(KERNELS.histogram(sample), dtype=np.uint64).astype(np.int64)
+    if native.KERNELS is not None:
+        return np.frombuffer(native.KERNELS.histogram(sample), dtype=np.uint64).astype(np.int64)
     return np.bincount(sample, minlength=256)
 
 

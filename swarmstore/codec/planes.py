@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from swarmstore.codec.native import KERNELS
+from swarmstore.codec import native
 from swarmstore.codec.registry import register
 from swarmstore.errors import CodecError
 
@@ -85,8 +85,8 @@ def split_into(data: np.ndarray, width: int, rotate: bool, out: np.ndarray) -> l
         return [data]
     n = data.size // width
     planes = [out[i * n : (i + 1) * n] for i in range(width)]
-    if KERNELS is not None:
-        KERNELS.split(data, width, rotate, out)
+    if native.KERNELS is not None:
+        native.KERNELS.split(data, width, rotate, out)
     else:
         split_numpy(data, width, rotate, planes)
     return planes
@@ -119,8 +119,8 @@ def join_planes_into(planes: list[np.ndarray], out: np.ndarray, width: int, rota
             raise CodecError("cannot rotate 1-byte elements")
         out[:] = planes[0]
         return
-    if KERNELS is not None:
-        KERNELS.join(planes, rotate, out)
+    if native.KERNELS is not None:
+        native.KERNELS.join(planes, rotate, out)
     else:
         join_numpy(planes, out, width, rotate)
 

@@ -97,3 +97,25 @@ def test_best_base_covers_the_densest_window() -> None:
     base, escapes = best_base(counts)
     assert base == 100
     assert escapes == pytest.approx(1 / 151)
+
+
+@native
+@FAST
+@given(st.sampled_from([1, 2, 4, 8]), st.sampled_from(["sub", "xor"]), st.data())
+def test_delta_kernels_match_numpy(width: int, op: str, data: st.DataObject) -> None:
+    from swarmstore.codec.delta import Delta
+
+    assert KERNELS is not None
+    n = data.draw(st.integers(0, 100)) * width
+    target = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    base = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    codec = Delta(op, width)
+    ref = codec.encode_numpy(target, base)
+    got = np.empty(n, np.uint8)
+    KERNELS.delta(target, base, width, op == "sub", got)
+    assert got.tobytes() == ref.tobytes()
+    back = got.copy()
+    KERNELS.undelta(back, base, width, op == "sub")
+    ref_back = ref.copy()
+    codec.decode_inplace_numpy(ref_back, base)
+    assert back.tobytes() == ref_back.tobytes() == target.tobytes()
