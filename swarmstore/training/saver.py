@@ -1,0 +1,97 @@
+"""Runs checkpoint writes in order, on the caller's thread or one background thread.
+
+Background saves are bounded: at most ``max_pending`` writes are queued or
+running; one more waits for the oldest (so memory holds at most that many
+snapshots). A failed write is kept and raised by the next ``raise_pending``,
+``flush`` or ``close`` — the training loop hears of it at its next callback.
+The worker is a ``ThreadPoolExecutor`` thread, which the interpreter joins
+at exit, so a process that ends normally finishes its queued saves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class CheckpointSaver:
+    def __init__(self, *, background: bool, max_pending: int = 1, name: str = "checkpoint") -> None:
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
+        self.background = background
+        self.max_pending = max_pending
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[object]] = deque()
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(1 for f in self._pending if not f.done())
+
+    def submit(self, write: Callable[[], T]) -> Future[T]:
+        """Run ``write`` now (foreground) or queue it; raises an earlier save's error first."""
+        self.raise_pending()
+        if self._closed:
+            raise RuntimeError("the checkpoint saver is closed")
+        if not self.background:
+            done: Future[T] = Future()
+            done.set_result(write())
+            return done
+        while True:
+            with self._lock:
+                if len(self._pending) < self.max_pending:
+                    break
+                oldest = self._pending[0]
+            oldest.exception()  # wait; its error is collected below
+            self._collect()
+        self.raise_pending()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"swarmstore-{self._name}")
+        future = self._pool.submit(write)
+        with self._lock:
+            self._pending.append(future)  # type: ignore[arg-type]
+        return future
+
+    def _collect(self) -> None:
+        with self._lock:
+            while self._pending and self._pending[0].done():
+                error = self._pending.popleft().exception()
+                if error is not None:
+                    self._errors.append(error)
+
+    def raise_pending(self) -> None:
+        """Raise the first error of a finished background save (once)."""
+        self._collect()
+        with self._lock:
+            if not self._errors:
+                return
+            error, self._errors = self._errors[0], []
+        raise error
+
+    def flush(self) -> None:
+        """Wait for every queued save; raise the first that failed."""
+        with self._lock:
+            waiting = list(self._pending)
+        for future in waiting:
+            future.exception()
+        self.raise_pending()
+
+    def close(self) -> None:
+        """Flush, then stop the worker. Raises a save's error after stopping."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
