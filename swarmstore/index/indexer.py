@@ -136,6 +136,7 @@ class Indexer:
         self._graph: LineageGraph | None = None
         self._graph_timer: threading.Timer | None = None
         self._graph_recreated = False
+        self._closing = False
         self._closed = False
 
     # --- public ---------------------------------------------------------------
@@ -259,8 +260,12 @@ class Indexer:
         """Apply what is pending (other processes may have left rows to us while
         we held the graph), close the graph and the vector index."""
         self.graph_idle_seconds = 0.0  # from now on the graph closes after each use
-        if self._graph_timer is not None:
-            self._graph_timer.cancel()
+        self._closing = True
+        timer = self._graph_timer
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()  # an idle close already under way finishes first
         try:
             self.run_pending()
         except Exception:
@@ -458,13 +463,14 @@ class Indexer:
 
     def _idle_graph(self) -> None:
         """After a use: close the graph now, or once it has been idle a while."""
+        if self._graph_timer is not None:
+            self._graph_timer.cancel()
+            self._graph_timer = None
         if self._graph is None:
             return
         if self.graph_idle_seconds <= 0:
             self._close_graph()
             return
-        if self._graph_timer is not None:
-            self._graph_timer.cancel()
         timer = threading.Timer(self.graph_idle_seconds, self._close_idle_graph)
         timer.daemon = True
         self._graph_timer = timer
@@ -477,13 +483,13 @@ class Indexer:
 
     def _close_idle_graph(self) -> None:
         try:
-            if self._closed or not self._try_lock(False):
+            if self._closing or not self._try_lock(False):
                 return  # in use: the user re-arms the timer
             try:
                 self._close_graph()
             finally:
                 self._lock.release()
-            if not self._closed and self.pending():
+            if not self._closing and self.pending():
                 self.run_pending()
         except Exception:
             log.exception("closing the idle lineage graph failed")
