@@ -111,6 +111,7 @@ class SwarmTrainerCallback(TrainerCallback):  # type: ignore[misc]
             kwargs.get("optimizer"),
             kwargs.get("lr_scheduler"),
             step=state.global_step,
+            log_metrics=False,  # on_log already logged each of them
         )
 
 

@@ -183,6 +183,10 @@ class NeuralServiceIntegration:
         if not isinstance(step, int) or step < self.step:
             raise CallbackOrderError(f"step {step!r} goes back (last step {self.step})")
         values = numeric(metrics)
+        logged_epoch = values.pop("epoch", None)  # a framework's fractional epoch counter
+        values.pop("step", None)
+        if epoch is None and logged_epoch is not None and math.isfinite(logged_epoch):
+            epoch = int(logged_epoch)
         if values:
             self._run.log_metrics(step, epoch=epoch, **values)
         self.step = step
@@ -214,11 +218,14 @@ class NeuralServiceIntegration:
         *,
         step: int | None = None,
         extra_state: Mapping[str, Any] | None = None,
+        log_metrics: bool = True,
     ) -> str | None:
         """Record the epoch; checkpoint per the interval. Returns the version name or None.
 
-        Non-finite metrics never raise: they are stored (as 'nan'/'inf') and
-        listed under ``nonFiniteMetrics`` in the checkpoint's metadata.
+        ``metrics`` also go to the step metrics unless ``log_metrics`` is False
+        (an adapter that already logged them through ``on_step``). Non-finite
+        metrics never raise: they are stored (as 'nan'/'inf') and listed under
+        ``nonFiniteMetrics`` in the checkpoint's metadata.
         """
         self._enter("on_epoch_complete")
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch <= self.epoch:
@@ -231,7 +238,9 @@ class NeuralServiceIntegration:
                 raise CallbackOrderError(f"step {step!r} goes back (last step {self.step})")
             self.step = step
         values = numeric(metrics)
-        if values:
+        values.pop("epoch", None)
+        values.pop("step", None)
+        if values and log_metrics:
             self._run.log_metrics(self.step, epoch=epoch, **values)
         self._run.log_epoch(epoch, history_row(values))
         self.epoch = epoch
