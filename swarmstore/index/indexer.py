@@ -60,6 +60,7 @@ from swarmstore.index.lance import (
     MODEL_TABLE,
     DatasetVector,
     ModelVector,
+    TableName,
     VectorIndex,
 )
 from swarmstore.index.locks import FileLock, LockTimeoutError
@@ -74,6 +75,11 @@ GRAPH: Final = "lineage_graph"
 VECTORS: Final = "vectors"
 INDEXES: Final = (GRAPH, VECTORS)
 _EMBED_BATCH = 256
+#: Vector table -> the lineage node kind whose every live node has a row there.
+_VECTOR_KINDS: tuple[tuple[TableName, str], ...] = (
+    (MODEL_TABLE, ln.MODEL_VERSION),
+    (DATASET_TABLE, ln.DATASET),
+)
 
 
 def index_extra_installed() -> bool:
@@ -251,7 +257,7 @@ class Indexer:
         sql_edges = {e for e in edges if e[1] in REL_TABLES}
         problems += _diff("lineage graph edge", _edge_names(sql_edges), _edge_names(graph_edges))
         vectors = self.vectors()
-        for table, kind in ((MODEL_TABLE, ln.MODEL_VERSION), (DATASET_TABLE, ln.DATASET)):
+        for table, kind in _VECTOR_KINDS:
             expected = {k for k, n in nodes.items() if n.kind == kind and not n.deleted}
             problems += _diff(f"{table} row", expected, vectors.ids(table))
         return problems
@@ -366,7 +372,7 @@ class Indexer:
         self._embed(DATASET_TABLE, sorted(datasets), nodes, skip_present=True)
 
     def _embed(
-        self, table: str, keys: list[str], nodes: dict[str, src.Node], *, skip_present: bool
+        self, table: TableName, keys: list[str], nodes: dict[str, src.Node], *, skip_present: bool
     ) -> int:
         """Upsert the vectors of ``keys`` (deleting those that are gone), in batches.
         Without ``skip_present`` the table is known empty (a rebuild): append."""
@@ -375,9 +381,7 @@ class Indexer:
         for start in range(0, len(keys), _EMBED_BATCH):
             chunk = keys[start : start + _EMBED_BATCH]
             present = (
-                vectors.get_rows(table, chunk, columns=("id", "embedder"))  # type: ignore[arg-type]
-                if skip_present
-                else {}
+                vectors.get_rows(table, chunk, columns=("id", "embedder")) if skip_present else {}
             )
             upserts: list[ModelVector | DatasetVector] = []
             gone: list[str] = []
@@ -396,11 +400,11 @@ class Indexer:
                 else:
                     upserts.append(row)
             if gone and skip_present:
-                vectors.delete(table, gone)  # type: ignore[arg-type]
+                vectors.delete(table, gone)
             if upserts and skip_present:
                 done += vectors.upsert(upserts)
             elif upserts:
-                done += vectors.append(upserts, table)  # type: ignore[arg-type]
+                done += vectors.append(upserts, table)
         return done
 
     def _vector_of(self, node: src.Node) -> ModelVector | DatasetVector | None:
@@ -427,13 +431,12 @@ class Indexer:
         else:
             vectors = self.vectors()
             vectors.clear()
-            for table, kind in ((MODEL_TABLE, ln.MODEL_VERSION), (DATASET_TABLE, ln.DATASET)):
+            for table, kind in _VECTOR_KINDS:
                 with self.meta.read() as session:
-                    nodes = {n.key: n for n in src.iter_nodes(session, [kind]) if not n.deleted}
-                self._embed(table, sorted(nodes), nodes, skip_present=False)
-            for table in (MODEL_TABLE, DATASET_TABLE):
-                vectors.compact(table, force=True)  # type: ignore[arg-type]
-                vectors.maintain(table)  # type: ignore[arg-type]
+                    live = {n.key: n for n in src.iter_nodes(session, [kind]) if not n.deleted}
+                self._embed(table, sorted(live), live, skip_present=False)
+                vectors.compact(table, force=True)
+                vectors.maintain(table)
         with self.meta.write() as session:
             src.set_watermark(session, name, top, datetime.now(UTC))
         log.info("rebuilt index %s from SQL up to outbox row %d", name, top)
