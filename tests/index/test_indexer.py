@@ -242,3 +242,16 @@ def test_indexes_off_leaves_sql_answers(store_path: Path) -> None:
         db.find_similar_models("s", "model_001")
     with pytest.raises(IndexUnavailableError):
         db.lineage.ancestors("s", "model_001", "v2", source="graph")
+
+
+def test_a_deleted_version_leaves_the_vectors_and_stays_in_the_lineage(store_path: Path) -> None:
+    db = SwarmDatabaseManager.open(store_path, durability="normal")
+    store_chain(db, 3)
+    db.delete_model_version("s", "model_001", "v1")
+    assert db.check().ok
+    assert db._indexer.vectors().ids(MODEL_TABLE) == {
+        ln.node_key(ln.MODEL_VERSION, "s", "model_001", v) for v in ("v0", "v2")
+    }
+    assert [a.version for a in db.lineage.ancestors("s", "model_001", "v2")] == ["v1", "v0"]
+    similar = db.find_similar_models("s", "model_001", "v2", threshold=-1)
+    assert [m.version for m in similar] == ["v0"]
