@@ -3,6 +3,7 @@
 from swarmstore.config import StoreConfig
 from swarmstore.errors import (
     AliasNotFoundError,
+    BackendUnavailableError,
     CallbackOrderError,
     CheckpointSaveError,
     CodecError,
@@ -32,6 +33,7 @@ from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, Neur
 
 __all__ = [
     "AliasNotFoundError",
+    "BackendUnavailableError",
     "CallbackOrderError",
     "CheckpointSaveError",
     "CodecError",

@@ -201,3 +201,17 @@ class CallbackOrderError(SwarmStoreError, RuntimeError):
     """A training callback came out of order (an epoch before training started,
     an epoch number that does not increase, a callback after training ended).
     Nothing was written."""
+
+
+class BackendUnavailableError(SwarmStoreError, ConnectionError):
+    """The metadata database or the object store cannot be reached or refused us.
+
+    ``backend`` is ``"metadata database"`` or ``"object store"``; ``url`` names
+    it (without credentials) and ``reason`` says why. Raised at ``open`` within
+    about ``connect_timeout_seconds``, and by a save whose blobs could not be
+    written (nothing is committed then).
+    """
+
+    def __init__(self, backend: str, url: str, reason: str) -> None:
+        super().__init__(f"{backend} {url} is unavailable: {reason}")
+        self.backend, self.url, self.reason = backend, url, reason

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from swarmstore.blobs import BlobStore, LocalBlobStore
+from swarmstore.blobs import BlobStore
 from swarmstore.checkpoints.safetensors_io import export_names, read_safetensors, write_safetensors
 from swarmstore.checkpoints.service import ModelVersionService, parse_model_record
 from swarmstore.checkpoints.writer import WritePolicy
@@ -73,29 +73,41 @@ class SwarmDatabaseManager(
 
     @classmethod
     def open(
-        cls, root_or_config: str | os.PathLike[str] | StoreConfig, **overrides: Any
+        cls, root_or_config: str | os.PathLike[str] | StoreConfig | None = None, **overrides: Any
     ) -> SwarmDatabaseManager:
         """Create or open a store; upgrades its schema to this version's head.
 
+        ``root_or_config``: a directory (the embedded default; one holding a
+        ``swarmstore.toml`` opens what that file names), a ``.toml`` file, a
+        ``StoreConfig``, or nothing with the config as keyword arguments
+        (``metadata_url="postgresql+psycopg://…", blob_url="s3://bucket/prefix"``).
         Safe from many processes at once, including the first open that
-        creates the schema.
+        creates the schema. An unreachable database or object store raises
+        ``BackendUnavailableError`` naming which and why.
         """
+        from swarmstore.blobs.factory import open_blob_store
+
         config = StoreConfig.coerce(root_or_config, **overrides)
         config.root.mkdir(parents=True, exist_ok=True)
-        durable = config.durability == "full"
         meta = MetaStore(
             config.resolved_metadata_url,
             lock_path=config.root / ".schema.lock",
             lock_timeout=config.lock_timeout_seconds,
-            durable=durable,
+            durable=config.durability == "full",
+            connect_timeout=config.connect_timeout_seconds,
         )
         try:
             meta.ensure_schema()
+            blobs = open_blob_store(config)
         except BaseException:
             meta.close()
             raise
-        blobs = LocalBlobStore(config.resolved_blob_path, durable=durable)
-        return cls(config, meta, blobs)
+        try:
+            return cls(config, meta, blobs)
+        except BaseException:
+            blobs.close()  # close() is idempotent on both: __init__ may have closed them
+            meta.close()
+            raise
 
     def close(self) -> None:
         if self._closed:

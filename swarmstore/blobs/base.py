@@ -32,6 +32,11 @@ class BlobStore(ABC):
     def get(self, key: str) -> bytes:
         """The blob's bytes; ``FileNotFoundError`` when absent."""
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of the blob from ``start`` (fewer at its end); object
+        stores serve this as one ranged GET, for lazy loading of large tensors."""
+        return self.get(key)[start : start + max(length, 0)]
+
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 
@@ -52,8 +57,12 @@ class BlobStore(ABC):
     def list(self) -> Iterator[BlobInfo]:
         """Every blob, in no particular order."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027  (optional hook)
         """Make every ``put`` so far durable (default: ``put`` already is)."""
 
-    def close(self) -> None:
+    def probe(self) -> None:  # noqa: B027  (optional hook)
+        """Raise ``BackendUnavailableError`` when the store cannot be reached
+        (``open`` calls this so that a bad URL fails at once, not mid-save)."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
         """Release resources."""

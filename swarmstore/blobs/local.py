@@ -119,6 +119,11 @@ class LocalBlobStore(BlobStore):
         with open(self._path(key), "rb") as handle:
             return handle.read()
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        with open(self._path(key), "rb") as handle:
+            handle.seek(start)
+            return handle.read(max(length, 0))
+
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 

@@ -1,9 +1,19 @@
-"""The SQL engine: pragmas, write transactions, schema upgrade.
+"""The SQL engine: per-dialect setup, write transactions, schema upgrade.
 
 SQLite runs in WAL with ``busy_timeout`` and foreign keys; every write
 transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
 on the lock instead of failing or losing updates. Reads use deferred
 transactions and never block writers.
+
+PostgreSQL gets the same contract from its own machinery: a write transaction
+(READ COMMITTED) first takes a transaction-scoped advisory lock keyed by the
+store's schema, so writers from any number of machines queue exactly as
+SQLite's ``BEGIN IMMEDIATE`` makes them queue, and every statement after the
+lock sees every earlier commit. The units of work written for SQLite
+(select-then-insert upserts, ``max(seq) + 1``) therefore stay free of lost
+updates and of serialization failures, and need no retry loop. Readers never
+take the lock. Schema upgrades take a second advisory lock instead of a file
+lock, since the writers may sit on other machines.
 """
 
 from __future__ import annotations
@@ -14,17 +24,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from swarmstore.errors import SwarmStoreError
+from swarmstore.errors import BackendUnavailableError, SwarmStoreError
 from swarmstore.filelock import file_lock
 from swarmstore.meta import schema as _schema  # noqa: F401  (registers every table)
 from swarmstore.meta.migrate import HEAD_REVISION, upgrade_to_head
 
 log = logging.getLogger(__name__)
 _WRITE = "swarmstore_write"
+# advisory-lock keys: hashtext() of the schema name plus a fixed suffix, so that
+# stores in different schemas of one database never wait for each other
+_WRITE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/swarmstore.write'))"
+_SCHEMA_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/swarmstore.ddl'))"
 
 
 def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, synchronous: str) -> None:
@@ -44,43 +59,103 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, synchronous
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _install_postgres_write_lock(engine: Engine, *, lock_timeout_ms: int) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_WRITE, False):
+            # bounded wait, like SQLite's busy_timeout; SET LOCAL ends with the transaction
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_timeout_ms}")
+            conn.exec_driver_sql(_WRITE_LOCK_SQL)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL: say nothing secret
+        return url.split("@")[-1]
+
+
 class MetaStore:
     """Owns the engine; hands out read and write sessions (one per unit of work)."""
 
-    def __init__(self, url: str, *, lock_path: Path, lock_timeout: float, durable: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        lock_path: Path,
+        lock_timeout: float,
+        durable: bool,
+        connect_timeout: float = 10.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.is_postgres = url.startswith("postgresql")
         self._lock_path = lock_path
         self._lock_timeout = lock_timeout
-        self.engine = create_engine(url, pool_pre_ping=not self.is_sqlite)
+        self._connect_timeout = connect_timeout
+        connect_args: dict[str, Any] = {}
+        if self.is_postgres:
+            connect_args["connect_timeout"] = max(1, round(connect_timeout))
+        self.engine = create_engine(
+            url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args
+        )
         if self.is_sqlite:
             _install_sqlite_pragmas(
                 self.engine,
                 busy_timeout_ms=int(lock_timeout * 1000),
                 synchronous="FULL" if durable else "NORMAL",
             )
+        elif self.is_postgres:
+            _install_postgres_write_lock(self.engine, lock_timeout_ms=int(lock_timeout * 1000))
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
     def ensure_schema(self) -> None:
-        """Bring the schema to head; safe when many processes open at once."""
+        """Bring the schema to head; safe when many processes open at once.
+
+        Raises ``BackendUnavailableError`` when the database cannot be reached.
+        """
         if self.current_revision() == HEAD_REVISION:
             return
-        with file_lock(self._lock_path, timeout=self._lock_timeout):
-            current = self.current_revision()
+        if self.is_sqlite:
+            with file_lock(self._lock_path, timeout=self._lock_timeout):
+                self._upgrade_locked()
+            return
+        self._upgrade_locked()
+
+    def _upgrade_locked(self) -> None:
+        with self._write_engine.connect() as conn:
+            if self.is_postgres:
+                conn.exec_driver_sql(_SCHEMA_LOCK_SQL)  # DDL is transactional here
+            current = self._revision_on(conn)
             if current == HEAD_REVISION:
+                conn.rollback()
                 return
-            with self._write_engine.connect() as conn:
-                upgrade_to_head(conn, current)
-                conn.commit()
+            upgrade_to_head(conn, current)
+            conn.commit()
 
     def current_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            try:
-                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-            except OperationalError:
+        try:
+            with self.engine.connect() as conn:
+                revision = self._revision_on(conn)
                 conn.rollback()
-                return None
-            conn.rollback()
+        except OperationalError as exc:
+            if self.is_sqlite:
+                raise
+            raise BackendUnavailableError(
+                "metadata database", redacted(self.url), _reason(exc)
+            ) from exc
+        return revision
+
+    @staticmethod
+    def _revision_on(conn: Any) -> str | None:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
         return row[0] if row else None
 
     @contextmanager
@@ -92,13 +167,22 @@ class MetaStore:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed when the block ends, rolled back on error."""
-        with Session(self._write_engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        """One write transaction: committed when the block ends, rolled back on error.
+
+        Writers are serialized (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+        advisory transaction lock), so a unit of work may read, decide and
+        write without losing a concurrent update.
+        """
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _reason(exc: DBAPIError) -> str:
+    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def schema_error(current: str | None) -> SwarmStoreError:
