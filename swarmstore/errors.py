@@ -203,6 +203,45 @@ class CallbackOrderError(SwarmStoreError, RuntimeError):
     Nothing was written."""
 
 
+# -- datasets and experiments (issue 4) -------------------------------------------
+
+
+class DatasetNotFoundError(NotFoundError):
+    """No dataset, or no such version of a dataset, in the swarm."""
+
+
+class ExperimentNotFoundError(NotFoundError):
+    """No experiment has this id in the swarm."""
+
+
+class DatasetVersionExistsError(SwarmStoreError, ValueError):
+    """A dataset already has a version of this name (versions are immutable)."""
+
+    def __init__(self, swarm_id: str, dataset_id: str, version: str) -> None:
+        super().__init__(
+            f"dataset {dataset_id!r} in swarm {swarm_id!r} already has version {version!r}"
+        )
+        self.swarm_id, self.dataset_id, self.version = swarm_id, dataset_id, version
+
+
+class ExperimentExistsError(SwarmStoreError, ValueError):
+    """``start_experiment`` was given the id of a stored experiment (pass ``resume=True``)."""
+
+    def __init__(self, swarm_id: str, experiment_id: str) -> None:
+        super().__init__(f"experiment {experiment_id!r} already exists in swarm {swarm_id!r}")
+        self.swarm_id, self.experiment_id = swarm_id, experiment_id
+
+
+class ExperimentFinishedError(SwarmStoreError, RuntimeError):
+    """A streaming run was used after ``finish``; nothing was logged."""
+
+    def __init__(self, swarm_id: str, experiment_id: str, status: str) -> None:
+        super().__init__(
+            f"experiment run {experiment_id!r} in swarm {swarm_id!r} is finished ({status})"
+        )
+        self.swarm_id, self.experiment_id, self.status = swarm_id, experiment_id, status
+
+
 class BackendUnavailableError(SwarmStoreError, ConnectionError):
     """The metadata database or the object store cannot be reached or refused us.
 

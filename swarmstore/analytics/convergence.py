@@ -109,9 +109,10 @@ def _early_stop_and_plateau(
 
 def _overfitting_risk(entries: list[EpochMetrics], rules: ConvergenceRules) -> float:
     pairs = [
-        (e.epoch, e.training_loss, e.validation_loss)
+        (e.epoch, float(e.training_loss or 0.0), e.validation_loss)
         for e in entries
         if e.validation_loss is not None
+        and e.training_loss is not None
         and math.isfinite(e.validation_loss)
         and math.isfinite(e.training_loss)
     ]
@@ -138,7 +139,7 @@ def analyze_convergence(
     if not entries:
         return ConvergenceAnalysis()
     points, _, cut_short = _monitored(entries)
-    train = [e.training_loss for e in entries]
+    train = [e.training_loss for e in entries if e.training_loss is not None]
     finite_train = [t for t in train if math.isfinite(t)]
     diverged = (
         cut_short or len(finite_train) < len(train) or (len(train) >= 2 and train[-1] > train[0])

@@ -73,15 +73,20 @@ class Hyperparameters(CheckedOpenRecord):
 
 
 class EpochMetrics(CheckedRecord):
-    """One row of ``trainingHistory``. Accuracies are fractions in [0, 1]."""
+    """One row of ``trainingHistory``. Accuracies are fractions in [0, 1]; the
+    training loss may be absent (a loop that only reports validation metrics)."""
 
     epoch: int = Field(ge=0)
-    training_loss: Loss
+    training_loss: OptionalLoss = None
     validation_loss: OptionalLoss = None
     training_accuracy: OptionalFraction = None
     validation_accuracy: OptionalFraction = None
     learning_rate: NonNegative | None = None
     timestamp: datetime | None = None
+    custom_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="other per-epoch values; NaN/inf allowed (a streamed run keeps them here)",
+    )
 
 
 class FinalMetrics(CheckedOpenRecord):
@@ -137,12 +142,20 @@ class ResourceUsage(CheckedOpenRecord):
 
 class TrainingExperiment(CheckedRecord):
     """One training run of ``modelId`` on ``datasetId``; ``checkpoints`` name
-    model versions it produced. ``duration`` is in seconds."""
+    model versions it produced. ``duration`` is in seconds.
+
+    References: a dataset is ``"id"`` (its latest version when stored) or
+    ``"id/version"``; a checkpoint is a ``"version"`` of ``modelId`` or
+    ``"model_id/version"`` (ids never contain ``/``). ``datasets`` lists every
+    dataset used; ``datasetId`` (the seed's single one) is its first entry."""
 
     id: str = Field(min_length=1)
     name: str = ""
-    model_id: str
-    dataset_id: str
+    model_id: str = ""
+    dataset_id: str = ""
+    datasets: list[str] = Field(default_factory=list)
+    agent_id: str = ""
+    tags: list[str] = Field(default_factory=list)
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     metrics: ExperimentMetrics = Field(default_factory=ExperimentMetrics)
     checkpoints: list[str] = Field(default_factory=list)
