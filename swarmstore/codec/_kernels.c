@@ -362,7 +362,21 @@ done:
     return result;
 }
 
+/* empty_bytearray(n): a bytearray whose bytes are NOT zeroed, for outputs that
+ * the decoder overwrites entirely (bytearray(n) memsets them first). */
+static PyObject *k_empty_bytearray(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "n", &n)) return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "empty_bytearray: negative size");
+        return NULL;
+    }
+    return PyByteArray_FromStringAndSize(NULL, n);
+}
+
 static PyMethodDef methods[] = {
+    {"empty_bytearray", k_empty_bytearray, METH_VARARGS, "empty_bytearray(n): uninitialized"},
     {"delta", k_delta, METH_VARARGS, "delta(target, base, width, sub, out)"},
     {"undelta", k_undelta, METH_VARARGS, "undelta(buf, base, width, sub): in place"},
     {"histogram", k_histogram, METH_VARARGS, "histogram(buf) -> 256 uint64 counts as bytes"},

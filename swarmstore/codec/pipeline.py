@@ -395,7 +395,9 @@ def decode_chunk(
     raw_length: int,
     base: bytes | bytearray | memoryview | None = None,
 ) -> bytearray:
-    out = bytearray(raw_length)
+    kernels = native.KERNELS
+    # every byte is overwritten (or the call raises): skip bytearray's memset
+    out = kernels.empty_bytearray(raw_length) if kernels is not None else bytearray(raw_length)
     decode_chunk_into(frame, dtype, memoryview(out), base)
     return out
 
