@@ -26,8 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from swarmstore.errors import (
@@ -92,7 +91,6 @@ class NeuralServiceIntegration:
             background=options.async_save, max_pending=options.max_pending_saves
         )
         self._lock = threading.Lock()
-        self._done: deque[str] = deque()  # versions written, not yet added to the run
         self._phase = "idle"
         self._run: Any = None
         self._summary: dict[str, Any] | None = None
@@ -188,7 +186,8 @@ class NeuralServiceIntegration:
         if epoch is None and logged_epoch is not None and math.isfinite(logged_epoch):
             epoch = int(logged_epoch)
         if values:
-            self._run.log_metrics(step, epoch=epoch, **values)
+            run = self._run
+            self._defer(lambda: run.log_metrics(step, epoch=epoch, **values))
         self.step = step
         if (
             self.options.enable_auto_checkpointing
@@ -240,11 +239,16 @@ class NeuralServiceIntegration:
         values = numeric(metrics)
         values.pop("epoch", None)
         values.pop("step", None)
-        if values and log_metrics:
-            self._run.log_metrics(self.step, epoch=epoch, **values)
-        self._run.log_epoch(epoch, history_row(values))
+        run, step_now, row = self._run, self.step, history_row(values)
+
+        def record() -> None:
+            if values and log_metrics:
+                run.log_metrics(step_now, epoch=epoch, **values)
+            run.log_epoch(epoch, row)
+            self._announce(EPOCH_COMPLETED, epoch=epoch, step=step_now, metrics=_json_safe(values))
+
+        self._defer(record)
         self.epoch = epoch
-        self._announce(EPOCH_COMPLETED, epoch=epoch, step=self.step, metrics=_json_safe(values))
         if (
             self.options.enable_auto_checkpointing
             and self.options.checkpoint_unit == "epoch"
@@ -276,7 +280,6 @@ class NeuralServiceIntegration:
         """Store a version now, whatever the interval; retention never frees it."""
         self._check_open()
         self._saver.raise_pending()
-        self._drain()
         if self.model_id is None:
             raise CallbackOrderError("on_model_save before on_training_start: no model id yet")
         if version is not None:
@@ -329,7 +332,6 @@ class NeuralServiceIntegration:
         except BaseException as exc:
             failure = exc
             status = "failed"
-        self._drain()
         if self._monitor is not None:
             self._run.set_resource_usage(self._monitor.usage())
         self._run.finish(status=status, final_metrics=_final_metrics(final_metrics))
@@ -360,7 +362,6 @@ class NeuralServiceIntegration:
         try:
             self._saver.flush()
         finally:
-            self._drain()
             if self._run is not None and self._phase == "running":
                 self._run.flush()
 
@@ -372,7 +373,6 @@ class NeuralServiceIntegration:
             self._saver.close()
         finally:
             self._closed = True
-            self._drain()
             if self._run is not None and self._phase == "running":
                 if self._monitor is not None:
                     self._run.set_resource_usage(self._monitor.usage())
@@ -398,7 +398,6 @@ class NeuralServiceIntegration:
     def _enter(self, callback: str) -> None:
         self._check_open()
         self._saver.raise_pending()
-        self._drain()
         if self._phase != "running":
             what = "after on_training_complete" if self._phase == "completed" else "before"
             raise CallbackOrderError(
@@ -407,15 +406,10 @@ class NeuralServiceIntegration:
                 + f" (model {self.model_id!r})"
             )
 
-    def _drain(self) -> None:
-        """Tell the run about versions the worker finished (the run lives on this thread)."""
-        while True:
-            with self._lock:
-                if not self._done:
-                    return
-                version = self._done.popleft()
-            if self._run is not None and self._phase == "running" and self.model_id:
-                self._run.add_checkpoint(self.model_id, version)
+    def _defer(self, job: Callable[[], None]) -> None:
+        """Store bookkeeping in order with the saves: on the worker when saving in the
+        background (the loop never waits on SQL), at once otherwise."""
+        self._saver.submit(job, bounded=False)
 
     def _announce(self, name: str, **payload: Any) -> None:
         announce(
@@ -472,8 +466,10 @@ class NeuralServiceIntegration:
         self._last_shapes = shapes
         index = self.checkpoint_index
 
+        run = self._run if self._phase == "running" else None
+
         def write() -> str:
-            return self._write(snapshot, name, kind, index, changed, list(tags))
+            return self._write(snapshot, name, kind, index, changed, list(tags), run)
 
         self._saver.submit(write)
         if self._monitor is not None:
@@ -520,6 +516,7 @@ class NeuralServiceIntegration:
         index: int,
         changed: list[str],
         tags: list[str],
+        run: Any,
     ) -> str:
         """Store one snapshot (on the worker when async), then apply retention."""
         assert self.model_id is not None
@@ -564,7 +561,8 @@ class NeuralServiceIntegration:
         with self._lock:
             self._last_version = name
             self.saved_versions.append(name)
-            self._done.append(name)
+        if run is not None:
+            run.add_checkpoint(self.model_id, name)
         if self._monitor is not None:
             self._monitor.add_save(stored.metadata.stored_size or 0, time.perf_counter() - started)
         self._announce(

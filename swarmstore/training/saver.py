@@ -27,7 +27,7 @@ class CheckpointSaver:
         self.max_pending = max_pending
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[object]] = deque()
+        self._pending: deque[tuple[Future[object], bool]] = deque()
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -35,10 +35,14 @@ class CheckpointSaver:
     @property
     def in_flight(self) -> int:
         with self._lock:
-            return sum(1 for f in self._pending if not f.done())
+            return sum(1 for f, bounded in self._pending if bounded and not f.done())
 
-    def submit(self, write: Callable[[], T]) -> Future[T]:
-        """Run ``write`` now (foreground) or queue it; raises an earlier save's error first."""
+    def submit(self, write: Callable[[], T], *, bounded: bool = True) -> Future[T]:
+        """Run ``write`` now (foreground) or queue it; raises an earlier save's error first.
+
+        ``bounded`` jobs (snapshots: memory) count against ``max_pending``;
+        small bookkeeping jobs (metric rows) only keep their place in order.
+        """
         self.raise_pending()
         if self._closed:
             raise RuntimeError("the checkpoint saver is closed")
@@ -46,25 +50,26 @@ class CheckpointSaver:
             done: Future[T] = Future()
             done.set_result(write())
             return done
-        while True:
+        while bounded:
             with self._lock:
-                if len(self._pending) < self.max_pending:
-                    break
-                oldest = self._pending[0]
-            oldest.exception()  # wait; its error is collected below
+                heavy = [f for f, b in self._pending if b and not f.done()]
+            if len(heavy) < self.max_pending:
+                break
+            heavy[0].exception()  # wait for the oldest; its error is collected below
             self._collect()
+        self._collect()
         self.raise_pending()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"swarmstore-{self._name}")
         future = self._pool.submit(write)
         with self._lock:
-            self._pending.append(future)  # type: ignore[arg-type]
+            self._pending.append((future, bounded))  # type: ignore[arg-type]
         return future
 
     def _collect(self) -> None:
         with self._lock:
-            while self._pending and self._pending[0].done():
-                error = self._pending.popleft().exception()
+            while self._pending and self._pending[0][0].done():
+                error = self._pending.popleft()[0].exception()
                 if error is not None:
                     self._errors.append(error)
 
@@ -80,7 +85,7 @@ class CheckpointSaver:
     def flush(self) -> None:
         """Wait for every queued save; raise the first that failed."""
         with self._lock:
-            waiting = list(self._pending)
+            waiting = [future for future, _bounded in self._pending]
         for future in waiting:
             future.exception()
         self.raise_pending()
