@@ -250,11 +250,18 @@ class Indexer:
         for name, mark in marks.items():
             if mark < top:
                 problems.append(f"index {name}: {top - mark} outbox row(s) not applied")
-        sql_nodes = {k for k, n in nodes.items() if n.kind in NODE_TABLES}
-        problems += _diff("lineage graph node", sql_nodes, set(graph_nodes))
-        kinds = [k for k in sql_nodes & set(graph_nodes) if nodes[k].kind != graph_nodes[k]]
-        problems += [f"lineage graph node {k}: kind {graph_nodes[k]} in the graph" for k in kinds]
         sql_edges = {e for e in edges if e[1] in REL_TABLES}
+        sql_nodes = {k for k, n in nodes.items() if n.kind in NODE_TABLES}
+        # An edge may name a node no write recorded (an experiment's dataset
+        # before its dataset is stored): the graph holds it as a stub.
+        sql_nodes |= {k for s, _, d in sql_edges for k in (s, d)}
+        problems += _diff("lineage graph node", sql_nodes, set(graph_nodes))
+        kinds = [
+            k
+            for k in sql_nodes & set(graph_nodes)
+            if k in nodes and nodes[k].kind != graph_nodes[k]
+        ]
+        problems += [f"lineage graph node {k}: kind {graph_nodes[k]} in the graph" for k in kinds]
         problems += _diff("lineage graph edge", _edge_names(sql_edges), _edge_names(graph_edges))
         vectors = self.vectors()
         for table, kind in _VECTOR_KINDS:
