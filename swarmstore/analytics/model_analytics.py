@@ -2,7 +2,8 @@
 deployments and resource use, read in one read transaction.
 
 Trends: for each metric a version reports (``accuracy``/``loss`` from version
-metadata, plus the final metrics of the experiment that checkpointed it), the
+metadata, overridden by the final metrics of the experiment that checkpointed
+it, as in ``compare_models``), the
 values oldest version first, the best one (max, or min for metrics named like
 a loss or error) and whether the last beats the first by more than 1e-9.
 """
@@ -117,14 +118,14 @@ def model_analytics(
     series: dict[str, list[tuple[str, float]]] = {}
     for v in versions:
         values: dict[str, float] = {}
-        for key, value in final_by_version.get(v.version, {}).items():
-            number = _number(value)
-            if number is not None:
-                values[key] = number
         if v.accuracy is not None:
             values["accuracy"] = v.accuracy
         if v.loss is not None:
             values["loss"] = v.loss
+        for key, value in final_by_version.get(v.version, {}).items():
+            number = _number(value)
+            if number is not None:
+                values[key] = number  # the experiment's final score wins over metadata
         for key, value in values.items():
             series.setdefault(key, []).append((v.version, value))
     resources = ResourceUtilization(

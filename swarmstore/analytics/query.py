@@ -61,7 +61,10 @@ def run_query(
     check_limit(limit, offset)
     dialect = session.get_bind().dialect.name
     stmt = target.build()
-    available = [c.name for c in stmt.selected_columns]
+    if target.row_schema is not None:
+        available = [name for name, _ in target.row_schema]
+    else:
+        available = [c.name for c in stmt.selected_columns if c.name not in target.hidden_columns]
     if columns is not None:
         unknown = [c for c in columns if c not in available]
         if unknown or not columns:
@@ -69,7 +72,9 @@ def run_query(
                 f"unknown columns {unknown} for {target.name!r}; known: {available}",
                 field="columns",
             )
-        stmt = stmt.with_only_columns(*(stmt.selected_columns[c] for c in columns))
+        if target.row_schema is None:
+            keep = [*columns, *target.hidden_columns]
+            stmt = stmt.with_only_columns(*(stmt.selected_columns[c] for c in keep))
     if swarm_id is not None:
         stmt = stmt.where(target.swarm_column == swarm_id)
     for clause in compile_where(target.catalog, where, dialect):
@@ -79,6 +84,16 @@ def run_query(
         stmt = stmt.limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    schema = arrow.schema_of([(c.name, c.type) for c in stmt.selected_columns])
     rows = [dict(r._mapping) for r in session.execute(stmt)]
+    if target.finish is not None:
+        rows = target.finish(rows)
+    if target.row_schema is not None:
+        wanted = set(columns or available)
+        schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in target.row_schema if n in wanted])
+        if columns is not None:
+            rows = [{k: row.get(k) for k in columns} for row in rows]
+    else:
+        schema = arrow.schema_of(
+            [(c.name, c.type) for c in stmt.selected_columns if c.name not in target.hidden_columns]
+        )
     return QueryResult(target.name, rows, schema)

@@ -31,6 +31,12 @@ class Target:
     swarm_column: Any
     default_order: tuple[Any, ...]
     json_columns: frozenset[str] = frozenset()
+    #: reshapes the fetched rows (e.g. restores NaN, flattens a JSON list)
+    finish: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    #: fetched columns ``finish`` consumes; not exported
+    hidden_columns: frozenset[str] = frozenset()
+    #: (name, arrow type name) of the rows ``finish`` makes, when it changes their shape
+    row_schema: tuple[tuple[str, str], ...] | None = None
 
 
 def _version_select() -> AnySelect:
