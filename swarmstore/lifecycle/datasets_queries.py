@@ -61,3 +61,9 @@ def list_datasets(session: Session, swarm_id: str) -> list[tuple[str, int, str]]
         .order_by(DatasetRow.dataset_id)
     ).all()
     return [(d, int(n), v) for d, n, v in rows]
+
+
+def sample_blob_keys(session: Session) -> set[str]:
+    """Blob keys of every stored dataset's samples (gc must keep them, check verify them)."""
+    query = select(DatasetRow.samples_blob).where(DatasetRow.samples_blob.is_not(None)).distinct()
+    return {key for key in session.scalars(query) if key}

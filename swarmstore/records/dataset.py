@@ -273,6 +273,16 @@ class DatasetSamples(CheckedRecord):
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def as_array(self, column: Literal["inputs", "outputs"] = "inputs") -> np.ndarray:
+        """The column stacked into one array (samples of one shape and dtype);
+        ``ValueError`` for text, bytes or ragged samples."""
+        values = self.inputs if column == "inputs" else self.outputs
+        if values is None or any(not isinstance(v, np.ndarray) for v in values):
+            raise ValueError(f"{column} are not all arrays; read them one by one")
+        if not values:
+            return np.empty((0,))
+        return np.stack(values)
+
 
 # --------------------------------------------------------------------------- statistics
 
@@ -429,3 +439,36 @@ class TrainingDataset(CheckedRecord):
     def sample_count(self) -> int | None:
         """Samples present, else the declared total (None when unknown)."""
         return len(self.samples.inputs) or self.statistics.total_samples
+
+    def torch_dataset(self, split: SplitName | None = None, **options: Any) -> Any:
+        """A ``torch.utils.data.Dataset`` over the samples (one split, or all);
+        ``options`` go to ``swarmstore.datasets.torch_dataset.SampleDataset``."""
+        from swarmstore.datasets.torch_dataset import SampleDataset
+
+        indices = None if split is None else getattr(self.splits, split)
+        if "classes" not in options:
+            labels = self.samples.labels or []
+            options["classes"] = sorted({label for label in labels if label is not None})
+        return SampleDataset(self.samples, indices=indices, **options)
+
+    def split_datasets(self, **options: Any) -> dict[SplitName, Any]:
+        """One torch ``Dataset`` per split, sharing one class list."""
+        from swarmstore.datasets.torch_dataset import split_datasets
+
+        return split_datasets(self.samples, self.splits, **options)
+
+
+class DatasetVersionInfo(Record):
+    """A dataset version as listed: everything but the samples."""
+
+    swarm_id: str
+    id: str
+    version: str
+    parent_version: str | None = None
+    name: str
+    data_type: DataType
+    format: DataFormat
+    total_samples: int
+    quality_score: float | None = None
+    samples_bytes: int = Field(description="size of the stored (Parquet) samples")
+    created: datetime

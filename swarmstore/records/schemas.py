@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from swarmstore.records.analytics import ModelAnalytics
-from swarmstore.records.dataset import TrainingDataset
+from swarmstore.records.dataset import DatasetVersionInfo, TrainingDataset
 from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.experiment import TrainingExperiment
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
@@ -20,6 +20,7 @@ PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
     NeuralModelRecord,
     ModelVersionInfo,
     TrainingDataset,
+    DatasetVersionInfo,
     TrainingExperiment,
     ModelRegistryEntry,
     Approval,
