@@ -100,6 +100,14 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_copy(args: argparse.Namespace) -> int:
+    from swarmstore.copy import copy_store
+
+    report = copy_store(args.src, args.dst, progress=lambda msg: print(msg, file=sys.stderr))
+    print(report)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="swarmstore", description="Versioned, verified storage of neural-model checkpoints."
@@ -186,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--parent", help="parent version (enables deltas)")
     imp.add_argument("--architecture", default="", help="architecture label")
     imp.set_defaults(func=_cmd_import)
+
+    copy = sub.add_parser(
+        "copy",
+        help="copy a whole store (SQL, blobs; indexes rebuilt) into an empty one, e.g. "
+        "embedded <-> PostgreSQL+S3; runs check on the destination, exit 1 on problems",
+    )
+    copy.add_argument("src", help="source: store directory or swarmstore.toml")
+    copy.add_argument("dst", help="destination: store directory or swarmstore.toml (empty)")
+    copy.set_defaults(func=_cmd_copy)
     return parser
 
 

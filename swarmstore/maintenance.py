@@ -5,6 +5,13 @@ present with the right length and content hash, delta bases present. gc
 removes blobs no manifest references once they are older than a grace period
 (a writer puts blobs before it commits, and refreshes the age of blobs it
 reuses, so a young unreferenced blob may be a commit in flight).
+
+On object storage the same holds: the store is listed once (with ages: an
+object's own LastModified, or the younger touch marker a writer left when it
+reused the blob), the referenced keys are read from SQL *after* the listing,
+and each candidate's age is checked once more right before it is deleted. A
+commit in flight therefore references either a young blob (its own upload) or
+one it touched, and gc keeps both.
 """
 
 from __future__ import annotations
@@ -97,11 +104,12 @@ def _blob_problem(blobs: BlobStore, key: str, length: int) -> str | None:
 def collect_garbage(meta: MetaStore, blobs: BlobStore, *, grace_seconds: float) -> GcReport:
     report = GcReport()
     cutoff = time.time() - grace_seconds
-    candidates = [info for info in blobs.list() if info.mtime < cutoff]
+    listed = list(blobs.list())  # before reading references: see the module docstring
     with meta.read() as session:
         referenced = q.referenced_blob_keys(session)
+    candidates = [info for info in listed if info.mtime < cutoff]
     report.kept_young = sum(
-        1 for info in blobs.list() if info.mtime >= cutoff and info.key not in referenced
+        1 for info in listed if info.mtime >= cutoff and info.key not in referenced
     )
     for info in candidates:
         if info.key not in referenced:
@@ -109,6 +117,9 @@ def collect_garbage(meta: MetaStore, blobs: BlobStore, *, grace_seconds: float) 
             if freed:
                 report.deleted += 1
                 report.freed_bytes += freed
+    prune = getattr(blobs, "delete_stale_touches", None)
+    if prune is not None:  # object stores: age markers older than the grace protect nothing
+        report.temporaries_removed += prune(cutoff)
     if isinstance(blobs, LocalBlobStore):
         for temp in list(blobs.list_temporaries()):
             if temp.mtime < cutoff:

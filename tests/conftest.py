@@ -11,9 +11,29 @@ import pytest
 import torch
 
 from swarmstore import SwarmDatabaseManager
+from tests.scale import backend as _backend
 
 _opened: list[SwarmDatabaseManager] = []
 _real_open = SwarmDatabaseManager.open.__func__  # type: ignore[attr-defined]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        default=os.environ.get("SWARMSTORE_TEST_BACKEND", "local"),
+        choices=["local", "postgres-s3"],
+        help="where every store a test opens lives: local (SQLite + a blob directory, the "
+        "default) or postgres-s3 (a fresh PostgreSQL schema + a fresh S3 prefix per store; "
+        "servers from SWARMSTORE_TEST_PG_URL / SWARMSTORE_TEST_S3_ENDPOINT, else started here)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _backend.configure(config.getoption("--backend"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _backend.unconfigure()
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +41,7 @@ def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def tracking_open(
         cls: type[SwarmDatabaseManager], *args: Any, **kwargs: Any
     ) -> SwarmDatabaseManager:
+        args, kwargs = _backend.redirect(args, kwargs)
         db = _real_open(cls, *args, **kwargs)
         _opened.append(db)
         return db
@@ -83,6 +104,9 @@ def bits_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     """Blob files and SQL row counts: equal snapshots mean an unchanged store."""
     import sqlite3
+
+    if _backend.is_remote_store(root):
+        return _backend.remote_snapshot(root)
 
     blobs = sorted(str(p.relative_to(root)) for p in (root / "blobs").rglob("*") if p.is_file())
     conn = sqlite3.connect(root / "meta.sqlite3")

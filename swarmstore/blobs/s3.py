@@ -306,6 +306,20 @@ class ObjectBlobStore(BlobStore):
                 mtime = max(meta["last_modified"].timestamp(), touched.get(key, 0.0))
                 yield BlobInfo(key, int(meta["size"]), mtime)
 
+    def delete_stale_touches(self, cutoff: float) -> int:
+        """Drop touch markers older than ``cutoff`` (gc's grace has passed them)."""
+        import obstore
+
+        stale = [
+            meta["path"]
+            for batch in obstore.list(self.store, prefix=_TOUCH)
+            for meta in batch
+            if meta["last_modified"].timestamp() < cutoff
+        ]
+        for start in range(0, len(stale), 1000):
+            obstore.delete(self.store, stale[start : start + 1000])
+        return len(stale)
+
     def close(self) -> None:
         self._io.shutdown(wait=True)
 
