@@ -1,10 +1,7 @@
-"""A loop's metric names mapped onto the experiment's ``trainingHistory`` columns.
+"""A loop's metrics as numbers, and the headline accuracy/loss of a checkpoint.
 
 Loops name things their own way (``loss``, ``train_loss``, ``eval_loss``,
-``val_acc``, ``lr``); the experiment record has five columns. Every metric
-is also logged as a step metric under its own name, so nothing is lost.
-Values a column cannot hold (a NaN accuracy) are left out of the row and
-stay, flagged, in the step metrics and the checkpoint metadata.
+``val_acc``); a version's metadata has one ``accuracy`` and one ``loss``.
 """
 
 from __future__ import annotations
@@ -33,8 +30,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "learning_rate": ("learning_rate", "learningRate", "lr"),
 }
-_LOSSES = ("training_loss", "validation_loss")
-_FRACTIONS = ("training_accuracy", "validation_accuracy")
 
 
 def numeric(metrics: Mapping[str, Any] | None) -> dict[str, float]:
@@ -51,24 +46,6 @@ def numeric(metrics: Mapping[str, Any] | None) -> dict[str, float]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[str(name)] = float(value)
     return out
-
-
-def history_row(metrics: Mapping[str, float]) -> dict[str, float]:
-    """The ``trainingHistory`` columns found in ``metrics`` that the record accepts."""
-    row: dict[str, float] = {}
-    for column, names in COLUMNS.items():
-        value = next((metrics[n] for n in names if n in metrics), None)
-        if value is None:
-            continue
-        if column in _LOSSES:
-            if value == -math.inf:
-                continue
-        elif not math.isfinite(value) or value < 0:
-            continue
-        if column in _FRACTIONS and value > 1:
-            continue
-        row[column] = value
-    return row
 
 
 def headline(metrics: Mapping[str, float]) -> dict[str, float]:

@@ -47,7 +47,7 @@ from swarmstore.events import (
 from swarmstore.ids import validate_id
 from swarmstore.training.announce import announce
 from swarmstore.training.catalog import TRAINING_KEY, CheckpointKind, training_versions
-from swarmstore.training.history import headline, history_row, numeric
+from swarmstore.training.history import headline, numeric
 from swarmstore.training.naming import VersionNaming
 from swarmstore.training.options import IntegrationOptions
 from swarmstore.training.resources import ResourceMonitor
@@ -137,9 +137,13 @@ class NeuralServiceIntegration:
         run_tags = [*self.options.tags, *tags]
         if resume_from is not None:
             run_tags.append(f"resumed-from:{resume_from.version}")
+        resume_run = False
+        if experiment_id is None and resume_from is not None:
+            experiment_id, resume_run = self._continued_experiment(resume_from)
         self._run = self._db.start_experiment(
             self.swarm_id,
             experiment_id,
+            resume=resume_run,
             name=name if name is not None else self.options.experiment_name,
             model_id=self.model_id,
             agent_id=self.agent_id,
@@ -239,12 +243,12 @@ class NeuralServiceIntegration:
         values = numeric(metrics)
         values.pop("epoch", None)
         values.pop("step", None)
-        run, step_now, row = self._run, self.step, history_row(values)
+        run, step_now = self._run, self.step
 
         def record() -> None:
             if values and log_metrics:
                 run.log_metrics(step_now, epoch=epoch, **values)
-            run.log_epoch(epoch, row)
+            run.log_epoch(epoch, values)
             self._announce(EPOCH_COMPLETED, epoch=epoch, step=step_now, metrics=_json_safe(values))
 
         self._defer(record)
@@ -405,6 +409,20 @@ class NeuralServiceIntegration:
                 + (" on_training_start" if self._phase == "idle" else "")
                 + f" (model {self.model_id!r})"
             )
+
+    def _continued_experiment(self, state: ResumeState) -> tuple[str | None, bool]:
+        """Go on with the checkpoint's experiment when its history ends at the checkpoint;
+        a run that logged epochs past it (killed before saving them) gets a new one."""
+        if state.experiment_id is None or state.model_id != self.model_id:
+            return None, False
+        try:
+            record = self._db.get_training_experiment(self.swarm_id, state.experiment_id)
+        except NotFoundError:
+            return None, False
+        history = record.metrics.training_history
+        if history and history[-1].epoch > state.epoch:
+            return None, False
+        return state.experiment_id, True
 
     def _defer(self, job: Callable[[], None]) -> None:
         """Store bookkeeping in order with the saves: on the worker when saving in the

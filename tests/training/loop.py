@@ -104,7 +104,7 @@ def train(
 
 if __name__ == "__main__":
     root, total, kill, background = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    store = SwarmDatabaseManager.open(root)
+    store = SwarmDatabaseManager.open(root, durability="normal")  # SIGKILL keeps the page cache
     weights = train(
         store, total, kill_after=kill, resume=True, options={"asyncSave": background == "1"}
     )

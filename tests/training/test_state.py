@@ -34,11 +34,7 @@ def _equal(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, dict):
-        return (
-            isinstance(b, dict)
-            and list(a) == list(b)
-            and all(_equal(a[k], b[k]) for k in a)
-        )
+        return isinstance(b, dict) and list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):
         return type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))  # type: ignore[arg-type]
     if isinstance(a, float) and np.isnan(a):
