@@ -119,3 +119,31 @@ def test_delta_kernels_match_numpy(width: int, op: str, data: st.DataObject) -> 
     ref_back = ref.copy()
     codec.decode_inplace_numpy(ref_back, base)
     assert back.tobytes() == ref_back.tobytes() == target.tobytes()
+
+
+@native
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float16", "float64"])
+def test_frames_identical_and_cross_decodable_without_kernels(
+    dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Realistic weights and a fine-tuning step: the numpy path writes the same
+    frames as the kernels and each decodes the other's."""
+    from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk
+    from swarmstore.codec import native as nat
+
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(1)
+    w32 = torch.randn(40_000, generator=gen) * 0.05
+    step = w32 - 2e-5 * torch.sign(torch.randn(40_000, generator=gen))
+    tdt = getattr(torch, dtype)
+    base = w32.to(tdt).contiguous().view(torch.uint8).numpy().tobytes()
+    raw = step.to(tdt).contiguous().view(torch.uint8).numpy().tobytes()
+    for policy in ("auto", "fast", "max"):
+        for b in (None, base):
+            with_c = encode_chunk(raw, dtype, CodecPolicy(policy), base=b)
+            with monkeypatch.context() as m:
+                m.setattr(nat, "KERNELS", None)
+                without = encode_chunk(raw, dtype, CodecPolicy(policy), base=b)
+                assert without.frame == with_c.frame
+                assert decode_chunk(with_c.frame, dtype, len(raw), base=b) == raw
+            assert decode_chunk(without.frame, dtype, len(raw), base=b) == raw
