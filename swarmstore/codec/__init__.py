@@ -29,6 +29,11 @@ Modules, one transform each (zarr-style: registered id + JSON config):
 - ``frame``: frame layout and versioning; ``registry``: id -> class;
 - ``pipeline``: policy choices, encode/decode of one chunk.
 
+Speed: the byte transforms (plane split/join with sign rotation, nibble
+packing, delta) run as single-pass C kernels (``_kernels.c``, an optional
+extension built by ``pip install``) or, where it did not build, as their numpy
+twins; the frames are byte-identical either way (``native``).
+
 Every frame carries an xxh3 checksum of the raw chunk, so a garbled frame or a
 wrong base is a ``CodecError``, never silently wrong bytes. Encode and decode
 are safe to call from many threads at once; the heavy work (numpy, zstd)

@@ -12,6 +12,10 @@ Version 2 header (keys sorted, compact JSON)::
      "streams": [coder, ...]     # one per plane, e.g. {"id":"zstd-lit"}, {"id":"raw"}
      "sizes": [bytes, ...]}      # encoded length of each stream, in payload order
 
+New codecs get new names inside version 2 (e.g. ``nibpairs``, added after
+``tests/codec/fixtures/legacy_frames_v2.json`` was written); an older reader
+then fails with ``UnknownCodecError`` naming it, never with wrong bytes.
+
 Version 1 (the placeholder codec) is still read: ``{"id": "raw" | "zstd"}``.
 """
 
