@@ -168,7 +168,9 @@ def _open_database(
             try:
                 return backend.Database(path)
             except RuntimeError as exc:
-                if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                if not _is_lock_error(exc):
+                    raise  # a damaged or foreign file: the caller may rebuild it
+                if time.monotonic() >= deadline:
                     raise GraphUnavailableError(f"cannot open graph {path!r}: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
@@ -410,6 +412,10 @@ class LineageGraph:
             rows = self._query(f"MATCH (a)-[r:{rel}]->(b) RETURN a.id, b.id", {})
             out.update((str(a), rel, str(b)) for a, b in rows)
         return out
+
+    def is_empty(self) -> bool:
+        """Whether the graph holds no node at all (fresh, or silently reset)."""
+        return int(self._query("MATCH (n) RETURN count(n)", {})[0][0]) == 0
 
     def counts(self) -> dict[str, int]:
         """Row count of every node and relationship table, by table name."""

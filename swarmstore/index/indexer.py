@@ -219,7 +219,7 @@ class Indexer:
             self._drain((GRAPH,), report, open_timeout=timeout)
             if not report.graph_busy:
                 try:
-                    graph = self._graph_handle(timeout)
+                    graph = self._ready_graph(timeout)
                 except StoreLockedError:
                     graph = None
             yield graph
@@ -240,7 +240,7 @@ class Indexer:
                 edges = set(src.all_edges(session))
                 top = src.max_outbox_seq(session)
                 marks = src.watermarks(session, INDEXES)
-            graph = self._graph_handle(self.lock_timeout)
+            graph = self._ready_graph(self.lock_timeout)
             graph_nodes = graph.node_keys()
             graph_edges = graph.edges()
         finally:
@@ -468,8 +468,18 @@ class Indexer:
                 shutil.rmtree(self.graph_dir, ignore_errors=True)
                 self._graph = LineageGraph(self.graph_path, open_timeout=timeout)
                 fresh = True
+            # An empty graph (new, or a damaged file Kuzu silently started over)
+            # is rebuilt from SQL before use: cheap when SQL is empty too.
+            fresh = fresh or self._graph.is_empty()
             self._graph_recreated = self._graph_recreated or fresh
         return self._graph
+
+    def _ready_graph(self, timeout: float) -> LineageGraph:
+        """The open graph, rebuilt first if it was found empty or damaged."""
+        graph = self._graph_handle(timeout)
+        if self._graph_recreated:
+            self._rebuild(GRAPH)
+        return graph
 
     def _idle_graph(self) -> None:
         """After a use: close the graph now, or once it has been idle a while."""

@@ -255,3 +255,30 @@ def test_a_deleted_version_leaves_the_vectors_and_stays_in_the_lineage(store_pat
     assert [a.version for a in db.lineage.ancestors("s", "model_001", "v2")] == ["v1", "v0"]
     similar = db.find_similar_models("s", "model_001", "v2", threshold=-1)
     assert [m.version for m in similar] == ["v0"]
+
+
+def test_a_damaged_graph_file_is_replaced_by_a_rebuild(store_path: Path) -> None:
+    with SwarmDatabaseManager.open(store_path, durability="normal") as db:
+        store_chain(db, 3)
+    graph_file = next((store_path / "indexes" / "graph").glob("lineage-*.kz"))
+    graph_file.write_bytes(b"\x00garbage" * 4096)
+    with SwarmDatabaseManager.open(store_path, durability="normal") as db:
+        report = db.check()
+        assert report.ok, report
+        assert len(db.lineage.ancestors("s", "model_001", "v2", source="graph")) == 2
+
+
+def test_an_index_far_behind_is_rebuilt_rather_than_replayed(store_path: Path) -> None:
+    from swarmstore.index.indexer import Indexer
+    from swarmstore.index.sources import StoreVectorSource
+
+    db = SwarmDatabaseManager.open(store_path, durability="normal", extra={"indexes": "off"})
+    store_chain(db, 4)
+    source = StoreVectorSource(db._meta, db._models)
+    indexer = Indexer(db._meta, store_path / "indexes", source, rebuild_after=3)
+    try:
+        report = indexer.run_pending()
+        assert sorted(report.rebuilt) == ["lineage_graph", "vectors"]
+        assert indexer.pending() == 0 and indexer.compare() == []
+    finally:
+        indexer.close()
