@@ -199,7 +199,8 @@ def test_two_processes_writing_at_once_see_no_lock_errors(store_path: Path) -> N
     for child in children:
         out, err = child.communicate(timeout=240)
         assert child.returncode == 0 and out.strip() == "done", err
-        assert "Traceback" not in err and "rror" not in err, err
+        # Neither raised nor logged (a logged index failure prints its traceback).
+        assert "Traceback" not in err and "LockTimeoutError" not in err, err
     # The last process to let go of the indexes applied everything: no open needed.
     top, marks = outbox_and_marks(store_path)
     assert top == 16 and marks == {"lineage_graph": 16, "vectors": 16}
