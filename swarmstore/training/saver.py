@@ -4,19 +4,55 @@ Background saves are bounded: at most ``max_pending`` writes are queued or
 running; one more waits for the oldest (so memory holds at most that many
 snapshots). A failed write is kept and raised by the next ``raise_pending``,
 ``flush`` or ``close`` — the training loop hears of it at its next callback.
-The worker is a ``ThreadPoolExecutor`` thread, which the interpreter joins
-at exit, so a process that ends normally finishes its queued saves.
+At interpreter exit the queued saves finish before ``concurrent.futures``
+shuts every pool down (a save needs the store's encoding pool), through a
+hook that runs ahead of that shutdown; a failure there is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+_live_savers: weakref.WeakSet[CheckpointSaver] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _finish_at_exit() -> None:
+    for saver in list(_live_savers):
+        try:
+            saver.flush()
+        except BaseException:
+            log.exception("a background checkpoint save failed at interpreter exit")
+
+
+def _register_exit_hook() -> None:
+    """Run ``_finish_at_exit`` before concurrent.futures refuses new work at exit.
+
+    ``threading._register_atexit`` hooks run newest first, so one registered
+    after ``concurrent.futures.thread`` was imported runs before its shutdown.
+    """
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if _exit_hook_registered:
+            return
+        _exit_hook_registered = True
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_finish_at_exit)
+    else:  # pragma: no cover - every supported CPython has it
+        import atexit
+
+        atexit.register(_finish_at_exit)
 
 
 class CheckpointSaver:
@@ -60,7 +96,9 @@ class CheckpointSaver:
         self._collect()
         self.raise_pending()
         if self._pool is None:
+            _register_exit_hook()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"swarmstore-{self._name}")
+            _live_savers.add(self)
         future = self._pool.submit(write)
         with self._lock:
             self._pending.append((future, bounded))  # type: ignore[arg-type]
