@@ -36,6 +36,7 @@ from swarmstore.errors import BackendUnavailableError, InvalidRecordError
 
 _HEX = frozenset("0123456789abcdef")
 _TOUCH = "_touch"
+_MIN_PART = 5 << 20  # S3 rejects smaller parts (all but the last) at CompleteMultipartUpload
 _CLIENT_KEYS = {
     "allow_http",
     "allow_invalid_certificates",
@@ -131,7 +132,7 @@ class ObjectBlobStore(BlobStore):
         self._probe_store = probe_store if probe_store is not None else store
         self.url = url
         self.multipart_threshold = multipart_threshold
-        self.part_bytes = part_bytes
+        self.part_bytes = max(part_bytes, _MIN_PART)
         self.multipart_concurrency = multipart_concurrency
         self._max_pending_bytes = max_pending_bytes
         self._io = ThreadPoolExecutor(io_threads, thread_name_prefix="blob-s3")
