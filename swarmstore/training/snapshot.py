@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from swarmstore.errors import InvalidRecordError
@@ -46,11 +47,21 @@ def state_dict_of(model: Any) -> dict[str, torch.Tensor]:
     """A module's ``state_dict()``, or a mapping of tensors given as is."""
     if isinstance(model, torch.nn.Module):
         return dict(model.state_dict())
-    if isinstance(model, Mapping):
-        return dict(model)
-    raise InvalidRecordError(
-        f"model must be a torch.nn.Module or a state_dict mapping, not {type(model).__name__}"
-    )
+    if not isinstance(model, Mapping):
+        raise InvalidRecordError(
+            f"model must be a torch.nn.Module or a state_dict mapping, not {type(model).__name__}"
+        )
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in model.items():
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise InvalidRecordError(
+                f"state_dict entry {name!r} must be a tensor named by a string, "
+                f"not {type(value).__name__}"
+            )
+        tensors[name] = value
+    return tensors
 
 
 def json_metrics(metrics: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
