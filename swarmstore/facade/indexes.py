@@ -37,9 +37,12 @@ class IndexAPI(FacadeBase):
             source = StoreVectorSource(self._meta, self._models, self._load_dataset_record)
             self._indexer = Indexer(
                 self._meta,
-                self.config.root / "indexes",
+                self.config.resolved_graph_path,
                 source,
                 lock_timeout=self.config.lock_timeout_seconds,
+                vectors_uri=self.config.vector_url,
+                storage_options=self.config.storage_options,
+                graph_watermark=_graph_watermark(self.config),
             )
             self._events.on_any(self._index_after_write)
             try:
@@ -191,6 +194,16 @@ class IndexAPI(FacadeBase):
             return problems
         except Exception as exc:  # a broken index is a finding, not a crash of check
             return [f"indexes could not be compared: {type(exc).__name__}: {exc}"]
+
+
+def _graph_watermark(config: Any) -> str:
+    """One graph watermark per machine when the SQL database is shared (the
+    graph lives on each machine's disk); the plain name for embedded stores."""
+    if config.is_embedded:
+        return "lineage_graph"
+    import socket
+
+    return f"lineage_graph@{socket.gethostname()[:40]}"
 
 
 def _top(indexer: Any) -> int:

@@ -36,7 +36,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,12 +124,22 @@ class Indexer:
         rebuild_after: int = 20_000,
         lock_timeout: float = 60.0,
         graph_idle_seconds: float = 2.0,
+        vectors_uri: str | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        graph_watermark: str = GRAPH,
     ) -> None:
+        """``root``: this machine's directory for the graph and the lock.
+        ``vectors_uri``: the Lance tables (default ``root/vectors``; may be an
+        object-store URL, with ``storage_options``). ``graph_watermark``: the
+        graph's watermark row; give each machine its own when several share
+        one SQL database (the graph is per machine, the vectors are shared)."""
         self.meta = meta
         self.root = Path(root)
         self.graph_dir = self.root / "graph"
         self.graph_path = self.graph_dir / f"lineage-v{SCHEMA_VERSION}.kz"
-        self.vectors_dir = self.root / "vectors"
+        self.vectors_uri = vectors_uri or str(self.root / "vectors")
+        self.storage_options = dict(storage_options or {})
+        self._mark_names = {GRAPH: graph_watermark, VECTORS: VECTORS}
         self.source = source
         self.batch_size = batch_size
         self.rebuild_after = rebuild_after
@@ -151,19 +161,19 @@ class Indexer:
         """The vector index (LanceDB allows readers and writers in many processes)."""
         with self._vectors_guard:
             if self._vectors is None:
-                self._vectors = VectorIndex(self.vectors_dir)
+                self._vectors = VectorIndex(self.vectors_uri, storage_options=self.storage_options)
             return self._vectors
 
     def pending(self, which: Sequence[str] = INDEXES) -> int:
         """Outbox rows not yet applied to the most-behind index in ``which``."""
         with self.meta.read() as session:
             top = src.max_outbox_seq(session)
-            marks = src.watermarks(session, which)
+            marks = self._marks(session, which)
         return max(0, top - min(marks.values()))
 
     def watermarks(self) -> dict[str, int]:
         with self.meta.read() as session:
-            return src.watermarks(session, INDEXES)
+            return self._marks(session, INDEXES)
 
     def run_pending(self, *, block: bool = False, which: Sequence[str] = INDEXES) -> RunReport:
         """Apply every pending outbox row; returns at once if another holds the lock
@@ -239,7 +249,7 @@ class Indexer:
                 nodes = {n.key: n for n in src.iter_nodes(session)}
                 edges = set(src.all_edges(session))
                 top = src.max_outbox_seq(session)
-                marks = src.watermarks(session, INDEXES)
+                marks = self._marks(session, INDEXES)
             graph = self._ready_graph(self.lock_timeout)
             graph_nodes = graph.node_keys()
             graph_edges = graph.edges()
@@ -296,6 +306,10 @@ class Indexer:
 
     # --- the run ------------------------------------------------------------------
 
+    def _marks(self, session: Any, which: Sequence[str]) -> dict[str, int]:
+        found = src.watermarks(session, [self._mark_names[name] for name in which])
+        return {name: found[self._mark_names[name]] for name in which}
+
     def _try_lock(self, block: bool) -> bool:
         try:
             self._lock.acquire(timeout=self.lock_timeout if block else 0.0)
@@ -310,7 +324,7 @@ class Indexer:
         pending (``report.graph_busy``) and the vectors still advance."""
         with self.meta.read() as session:
             top = src.max_outbox_seq(session)
-            marks = src.watermarks(session, which)
+            marks = self._marks(session, which)
         if GRAPH in marks and marks[GRAPH] < top:
             try:
                 self._graph_handle(open_timeout)
@@ -324,7 +338,7 @@ class Indexer:
         if not marks:
             return
         with self.meta.read() as session:
-            marks = src.watermarks(session, marks)
+            marks = self._marks(session, list(marks))
         while True:
             low = min(marks.values())
             with self.meta.read() as session:
@@ -343,7 +357,7 @@ class Indexer:
                 for name in marks:
                     if marks[name] < last:
                         report.applied[name] += sum(1 for r in rows if r.seq > marks[name])
-                        src.set_watermark(session, name, last, now)
+                        src.set_watermark(session, self._mark_names[name], last, now)
                         marks[name] = last
 
     def _must_rebuild(self, name: str, mark: int, top: int) -> bool:
@@ -355,7 +369,13 @@ class Indexer:
             return False
         if name == GRAPH:
             return not self.graph_path.exists()
-        return not self.vectors_dir.exists()
+        return self._vectors_missing()
+
+    def _vectors_missing(self) -> bool:
+        local = Path(self.vectors_uri.removeprefix("file://"))
+        if "://" not in self.vectors_uri or self.vectors_uri.startswith("file://"):
+            return not local.exists()
+        return not self.vectors().exists(MODEL_TABLE)
 
     def _apply_vectors(self, rows: list[src.OutboxEntry], nodes: dict[str, src.Node]) -> None:
         versions = {k for k, n in nodes.items() if n.kind == ln.MODEL_VERSION}
@@ -445,7 +465,7 @@ class Indexer:
                 vectors.compact(table, force=True)
                 vectors.maintain(table)
         with self.meta.write() as session:
-            src.set_watermark(session, name, top, datetime.now(UTC))
+            src.set_watermark(session, self._mark_names[name], top, datetime.now(UTC))
         log.info("rebuilt index %s from SQL up to outbox row %d", name, top)
 
     # --- the graph handle (caller holds the indexer lock) ---------------------------

@@ -128,6 +128,7 @@ class VectorIndex:
         read_consistency: timedelta = timedelta(0),
         nprobes: int = 20,
         refine_factor: int = 10,
+        storage_options: dict[str, str] | None = None,
     ) -> None:
         import lancedb  # only this module imports the engine
 
@@ -141,7 +142,11 @@ class VectorIndex:
         self.retry_delay = retry_delay
         self.nprobes = nprobes  # IVF partitions searched per query
         self.refine_factor = refine_factor  # candidates re-ranked exactly, x limit
-        self._db: Any = lancedb.connect(self.uri, read_consistency_interval=read_consistency)
+        self._db: Any = lancedb.connect(
+            self.uri,
+            read_consistency_interval=read_consistency,
+            storage_options=dict(storage_options or {}) or None,
+        )
         self._tables: dict[str, Any] = {}
         self._lock = threading.RLock()
         self._closed = False
@@ -293,6 +298,12 @@ class VectorIndex:
         """Every id in ``table`` (reads only the id column; for ``check``)."""
         result = self._table(table).search().select(["id"]).limit(None).to_arrow()
         return {str(i) for i in result.column("id").to_pylist()}
+
+    def exists(self, table: TableName) -> bool:
+        """Whether ``table`` is present (without creating it)."""
+        with self._lock:
+            self._check_open()
+            return table in self._tables or table in list(self._db.list_tables().tables)
 
     def count(self, table: TableName, *, where: str | None = None) -> int:
         """Rows in ``table`` (matching the trusted SQL filter ``where``)."""

@@ -283,3 +283,15 @@ def test_an_index_far_behind_is_rebuilt_rather_than_replayed(store_path: Path) -
         assert indexer.pending() == 0 and indexer.compare() == []
     finally:
         indexer.close()
+
+
+def test_indexes_live_where_the_config_says(tmp_path: Path) -> None:
+    graph_dir, vector_dir = tmp_path / "graph-here", tmp_path / "vectors-here"
+    db = SwarmDatabaseManager.open(
+        tmp_path / "store", durability="normal", graph_path=graph_dir, vector_url=str(vector_dir)
+    )
+    store_chain(db, 2)
+    assert db.check().ok
+    assert list((graph_dir / "graph").glob("lineage-*.kz"))
+    assert (vector_dir / f"{MODEL_TABLE}.lance").is_dir()
+    assert not (tmp_path / "store" / "indexes").exists()
