@@ -4,7 +4,8 @@ Revision ID: 0004
 Revises: 0003
 
 Approvals, the audit trail and deployment status changes are append-only:
-triggers refuse UPDATE and DELETE on them (SQLite and PostgreSQL).
+triggers refuse UPDATE and DELETE on them (SQLite and PostgreSQL). Also the
+indexes analytics needs on the experiments table (see tables_registry).
 """
 
 from __future__ import annotations
@@ -239,11 +240,26 @@ def upgrade() -> None:
         ["deployment_pk"],
         unique=False,
     )
+    op.create_index(
+        "ix_experiments_final_accuracy", "experiments", ["final_accuracy"], unique=False
+    )
+    op.create_index(
+        "ix_experiments_swarm_id_final_accuracy",
+        "experiments",
+        ["swarm_id", "final_accuracy"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_experiments_swarm_id_started", "experiments", ["swarm_id", "started"], unique=False
+    )
     _append_only_triggers()
 
 
 def downgrade() -> None:
     _drop_append_only_triggers()
+    op.drop_index("ix_experiments_swarm_id_started", table_name="experiments")
+    op.drop_index("ix_experiments_swarm_id_final_accuracy", table_name="experiments")
+    op.drop_index("ix_experiments_final_accuracy", table_name="experiments")
     op.drop_index(
         "ix_deployment_status_changes_deployment_pk", table_name="deployment_status_changes"
     )
