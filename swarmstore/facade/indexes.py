@@ -64,7 +64,9 @@ class IndexAPI(FacadeBase):
 
     def _load_dataset_record(self, swarm_id: str, dataset_id: str, version: str | None) -> Any:
         getter = getattr(self, "get_training_dataset", None)
-        return None if getter is None else getter(swarm_id, dataset_id, version)
+        if getter is None:
+            return None
+        return getter(swarm_id, dataset_id, version, include_samples=False)
 
     # -- public --------------------------------------------------------------
 

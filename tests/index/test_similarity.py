@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -175,4 +176,42 @@ def test_similar_datasets_rank_by_schema_size_and_lineage(store_path: Path) -> N
     assert next(iter(rows.values()))["embedder"].endswith("+lineage-only")
     with pytest.raises(LineageNodeNotFoundError):
         db.find_similar_datasets("s", "mnist")
+    assert db.check().ok
+
+
+def dataset(
+    dataset_id: str, data_type: str, fmt: str, n: int, classes: int, **extra: object
+) -> dict:
+    rng = np.random.default_rng(len(dataset_id))
+    return {
+        "id": dataset_id,
+        "name": dataset_id,
+        "dataType": data_type,
+        "format": fmt,
+        "samples": {
+            "inputs": [
+                f"message {i}" if fmt == "text" else rng.standard_normal((3, 4, 4)).astype("f4")
+                for i in range(n)
+            ],
+            "labels": [f"class_{i % classes}" for i in range(n)],
+        },
+        **extra,
+    }
+
+
+def test_similar_datasets_from_the_real_dataset_store(db: SwarmDatabaseManager) -> None:
+    db.store_training_dataset("s", dataset("cifar", "supervised", "image", 60, 3))
+    db.store_training_dataset(
+        "s", dataset("cifar", "supervised", "image", 64, 3, version="2", parentVersion="1")
+    )
+    db.store_training_dataset("s", dataset("chat", "unsupervised", "text", 20, 1))
+    rows = db._indexer.vectors().get_rows(
+        DATASET_TABLE,
+        [ln.node_key(ln.DATASET, "s", "cifar", "2")],
+        columns=("id", "embedder"),
+    )
+    assert not next(iter(rows.values()))["embedder"].endswith("+lineage-only")  # from the record
+    matches = db.find_similar_datasets("s", "cifar", threshold=-1)
+    assert matches[0].dataset_id == "cifar" and matches[0].relation == "parent"
+    assert matches[0].score > matches[-1].score and matches[-1].dataset_id == "chat"
     assert db.check().ok
