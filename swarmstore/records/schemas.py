@@ -15,6 +15,7 @@ from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.experiment import TrainingExperiment
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
 from swarmstore.records.registry import Approval, AuditEntry, ModelRegistryEntry
+from swarmstore.training.options import IntegrationOptions
 
 PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
     NeuralModelRecord,
@@ -27,6 +28,7 @@ PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
     AuditEntry,
     ModelDeployment,
     ModelAnalytics,
+    IntegrationOptions,
 )
 
 
