@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -139,6 +140,7 @@ class ObjectBlobStore(BlobStore):
         self._lock = threading.Condition()
         self._pending: dict[str, Future[None]] = {}
         self._pending_bytes = 0
+        self._failure: BaseException | None = None
 
     @classmethod
     def from_url(
@@ -170,6 +172,21 @@ class ObjectBlobStore(BlobStore):
     def _touch_path(self, key: str) -> str:
         return f"{_TOUCH}/{self._path(key)}"
 
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """obstore's errors → ``BackendUnavailableError``; a missing object
+        stays ``FileNotFoundError`` (the interface's "absent")."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            from obstore.exceptions import BaseError
+
+            if isinstance(exc, BaseError | OSError | TimeoutError):
+                raise BackendUnavailableError("object store", self.url, _reason(exc)) from exc
+            raise
+
     # -- BlobStore -------------------------------------------------------------
 
     def probe(self) -> None:
@@ -183,14 +200,28 @@ class ObjectBlobStore(BlobStore):
             raise BackendUnavailableError("object store", self.url, _reason(exc)) from exc
 
     def put(self, key: str, data: bytes | memoryview) -> bool:
+        """Queue the upload and return; I/O errors surface at ``flush``.
+
+        After one failure the store fails fast: later puts of the same save
+        queue nothing, so a dead endpoint costs one retry budget, not one per
+        chunk. ``flush`` raises and resets that state, so the next save after
+        the store came back starts clean.
+        """
         path = self._path(key)
         with self._lock:
+            if self._failure is not None:
+                return True
             if key in self._pending:  # same frame earlier in this batch
                 return False
         payload = data if isinstance(data, bytes) else bytes(data)
-        exists = self._head(path) is not None
+        try:
+            exists = self._head(path) is not None
+        except BackendUnavailableError as exc:
+            with self._lock:
+                self._failure = self._failure or exc
+            return True
         with self._lock:
-            if key in self._pending:
+            if key in self._pending or self._failure is not None:
                 return False
             while self._pending_bytes and self._pending_bytes + len(payload) > (
                 self._max_pending_bytes
@@ -200,13 +231,16 @@ class ObjectBlobStore(BlobStore):
             self._pending_bytes += size
             job = self._touch if exists else self._upload
             future = self._io.submit(job, path, payload)
-            future.add_done_callback(lambda _f: self._release(size))
+            future.add_done_callback(lambda f: self._release(f, size))
             self._pending[key] = future
         return not exists
 
-    def _release(self, size: int) -> None:
+    def _release(self, future: Future[None], size: int) -> None:
+        failed = None if future.cancelled() else future.exception()
         with self._lock:
             self._pending_bytes -= size
+            if failed is not None and self._failure is None:
+                self._failure = failed
             self._lock.notify_all()
 
     def _upload(self, path: str, payload: bytes) -> None:
@@ -237,25 +271,30 @@ class ObjectBlobStore(BlobStore):
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
-        failed = None
-        for future in pending:
-            exc = future.exception()
-            if exc is not None and failed is None:
-                failed = exc
+        errors = [f.exception() for f in pending]
+        with self._lock:
+            failed = self._failure or next((e for e in errors if e is not None), None)
+            self._failure = None
         if failed is not None:
+            if isinstance(failed, BackendUnavailableError):
+                raise failed
             raise BackendUnavailableError("object store", self.url, _reason(failed)) from failed
 
     def get(self, key: str) -> bytes:
         import obstore
 
-        return bytes(obstore.get(self.store, self._path(key)).bytes())
+        path = self._path(key)
+        with self._translated():
+            return bytes(obstore.get(self.store, path).bytes())
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         import obstore
 
         if length <= 0:
             return b""
-        return bytes(obstore.get_range(self.store, self._path(key), start=start, length=length))
+        path = self._path(key)
+        with self._translated():
+            return bytes(obstore.get_range(self.store, path, start=start, length=length))
 
     def exists(self, key: str) -> bool:
         with self._lock:
@@ -267,14 +306,17 @@ class ObjectBlobStore(BlobStore):
         import obstore
 
         try:
-            return dict(obstore.head(self.store, path))
+            with self._translated():
+                return dict(obstore.head(self.store, path))
         except FileNotFoundError:
             return None
 
     def delete(self, key: str) -> None:
         import obstore
 
-        obstore.delete(self.store, [self._path(key), self._touch_path(key)])
+        paths = [self._path(key), self._touch_path(key)]
+        with self._translated():
+            obstore.delete(self.store, paths)
 
     def delete_if_older(self, key: str, cutoff: float) -> int:
         path = self._path(key)

@@ -29,13 +29,13 @@ class Servers:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         engine.dispose()
-        return StoreConfig(
-            root=root,
-            metadata_url=f"{self.pg_url}?options=-csearch_path%3D{schema}",
-            blob_url=f"s3://{self.bucket}/{schema}",
-            storage_options=dict(self.storage_options),
-            **overrides,  # type: ignore[arg-type]
-        )
+        values: dict[str, object] = {
+            "root": root,
+            "metadata_url": f"{self.pg_url}?options=-csearch_path%3D{schema}",
+            "blob_url": f"s3://{self.bucket}/{schema}",
+            "storage_options": dict(self.storage_options),
+        }
+        return StoreConfig(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -201,8 +201,8 @@ class SeaweedServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed exited early, see {self.data_dir / 'weed.log'}")
-            if self._bucket_put("swarmstore-probe"):
-                return
+            if self._bucket_put("swarmstore-probe") and self._object_put("swarmstore-probe/ready"):
+                return  # an object write works: volumes are allocated
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"SeaweedFS S3 did not come up in {timeout}s")
@@ -214,6 +214,14 @@ class SeaweedServer:
                 return bool(response.status < 300)
         except urllib.error.HTTPError as exc:
             return exc.code == 409  # already exists
+        except OSError:
+            return False
+
+    def _object_put(self, path: str) -> bool:
+        request = urllib.request.Request(f"{self.endpoint}/{path}", data=b"ok", method="PUT")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return bool(response.status < 300)
         except OSError:
             return False
 
