@@ -36,6 +36,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _backend.unconfigure()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = _backend.skip_reason(item.nodeid, {m.name for m in item.iter_markers()})
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(autouse=True)
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def tracking_open(
