@@ -7,7 +7,8 @@ matches an uninterrupted one only if all of them were restored.
 
 As a script: ``loop.py STORE EPOCHS KILL_AFTER ASYNC`` trains (resuming the
 latest checkpoint when there is one) and SIGKILLs itself right after the
-``KILL_AFTER``-th epoch's callback returned (-1: never).
+callback of epoch ``KILL_AFTER`` returned (-1: never; then it saves the final
+weights as ``final_weights.pt`` in STORE).
 """
 
 from __future__ import annotations
