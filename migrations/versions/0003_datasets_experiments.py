@@ -169,15 +169,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_metric_points")),
     )
     op.create_index(
-        "ix_metric_points_experiment_pk_key_step",
+        "ix_metric_points_history",
         "metric_points",
-        ["experiment_pk", "key", "step"],
+        ["experiment_pk", "key", "step", "pk", "epoch", "value", "wall_time", "non_finite"],
         unique=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_metric_points_experiment_pk_key_step", table_name="metric_points")
+    op.drop_index("ix_metric_points_history", table_name="metric_points")
     op.drop_table("metric_points")
     op.drop_index(op.f("ix_experiment_checkpoints_version_pk"), table_name="experiment_checkpoints")
     op.drop_table("experiment_checkpoints")

@@ -10,14 +10,19 @@ convertible to a ``pyarrow.Table``.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, func, insert, literal_column, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, MetricPointRow
@@ -26,7 +31,10 @@ from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, Metri
 Point = tuple[str, int, int | None, float, float]
 
 _DECODE = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
-_INSERT_BATCH = 5000
+# +inf as a SQL literal: SQLite reads an overflowing number as inf; PostgreSQL
+# casts the untyped literal 'Infinity' to float8
+_INF_LITERAL = {"sqlite": "9e999"}
+_INSERT_BATCH = 10_000
 
 
 def encode(value: float) -> tuple[float | None, int]:
@@ -38,28 +46,56 @@ def encode(value: float) -> tuple[float | None, int]:
     return None, POS_INF if value > 0 else NEG_INF
 
 
-def insert_points(session: Session, experiment_pk: int, points: Sequence[Point]) -> int:
-    """Append ``points`` in the caller's transaction (executemany); returns how many
-    were non-finite."""
-    flagged = 0
-    rows: list[dict[str, Any]] = []
-    for key, step, epoch, value, wall in points:
-        stored, code = encode(value)
-        flagged += code != FINITE
-        rows.append(
-            {
-                "experiment_pk": experiment_pk,
-                "key": key,
-                "step": step,
-                "epoch": epoch,
-                "value": stored,
-                "wall_time": wall,
-                "non_finite": code,
-            }
-        )
+_COLUMNS = ("experiment_pk", "key", "step", "epoch", "value", "wall_time", "non_finite")
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while many row tuples are built: each burst of new
+    tuples would otherwise trigger collections over every object the process
+    holds (torch, SQLAlchemy), costing more than the rows themselves."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(dialect: Dialect) -> tuple[str, bool]:
+    """The INSERT in the driver's own paramstyle, compiled once per dialect: bulk
+    inserts then go straight to the driver's ``executemany`` (SQLAlchemy's
+    per-row parameter processing costs more than SQLite's insert itself)."""
     table = MetricPointRow.__table__
-    for start in range(0, len(rows), _INSERT_BATCH):
-        session.execute(insert(table), rows[start : start + _INSERT_BATCH])
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    if compiled.positional:
+        order = tuple(compiled.positiontup or ())
+        if order != _COLUMNS:
+            raise RuntimeError(f"unexpected parameter order {order}")
+    return str(compiled), bool(compiled.positional)
+
+
+def insert_points(session: Session, experiment_pk: int, points: Sequence[Point]) -> int:
+    """Append ``points`` in the caller's transaction (one executemany per batch);
+    returns how many were non-finite."""
+    flagged = 0
+    rows: list[tuple[Any, ...]] = []
+    isfinite = math.isfinite
+    with _no_gc():
+        for key, step, epoch, value, wall in points:
+            if isfinite(value):
+                rows.append((experiment_pk, key, step, epoch, value, wall, FINITE))
+            else:
+                stored, code = encode(value)
+                flagged += 1
+                rows.append((experiment_pk, key, step, epoch, stored, wall, code))
+    conn = session.connection()
+    sql, positional = _insert_sql(conn.dialect)
+    params: list[Any] = rows if positional else [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
+    for start in range(0, len(params), _INSERT_BATCH):
+        conn.exec_driver_sql(sql, params[start : start + _INSERT_BATCH])
     return flagged
 
 
@@ -139,38 +175,90 @@ class MetricHistory:
         )
 
 
+@lru_cache(maxsize=16)
+def _select_sql(dialect: Dialect, all_keys: bool, flagged_only: bool) -> str:
+    """The history SELECT in the driver's paramstyle. Every column comes back
+    numeric (a NULL epoch as -1, the NULL of a non-finite value as +inf; no
+    stored value is infinite), so rows convert to one float array in C."""
+    t = MetricPointRow.__table__.c
+    if flagged_only:
+        columns: list[Any] = [t.non_finite]
+    else:
+        columns = [
+            t.step,
+            func.coalesce(t.epoch, literal_column("-1")),
+            func.coalesce(t.value, literal_column(_INF_LITERAL.get(dialect.name, "'Infinity'"))),
+            t.wall_time,
+        ]
+    query = select(*columns).where(t.experiment_pk == bindparam("pk"))
+    if not all_keys:
+        query = query.where(t.key == bindparam("key"))
+    if flagged_only:
+        query = query.where(t.non_finite != literal_column(str(FINITE)))
+    return str(query.order_by(t.step, t.pk).compile(dialect=dialect))
+
+
+def _keys_sql(dialect: Dialect) -> str:
+    t = MetricPointRow.__table__.c
+    query = select(t.key).where(t.experiment_pk == bindparam("pk")).order_by(t.step, t.pk)
+    return str(query.compile(dialect=dialect))
+
+
+def _params(dialect: Dialect, pk: int, key: str | None) -> Any:
+    named = {"pk": pk} if key is None else {"pk": pk, "key": key}
+    if dialect.positional:
+        return tuple(named.values())
+    return named
+
+
+def _fetch(session: Session, sql: str, params: Any) -> list[Any]:
+    """Rows straight from the DBAPI cursor, in the session's transaction."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        with _no_gc():
+            return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def read_history(
     session: Session, experiment_pk: int, experiment_id: str, key: str | None
 ) -> MetricHistory:
-    """Points of one experiment (one key, or all) in step order; one indexed SELECT."""
-    t = MetricPointRow.__table__.c
-    query = select(t.key, t.step, t.epoch, t.value, t.wall_time, t.non_finite).where(
-        t.experiment_pk == experiment_pk
-    )
-    if key is not None:
-        query = query.where(t.key == key)
-    query = query.order_by(t.step, t.pk)
-    rows = session.connection().execute(query).fetchall()
+    """Points of one experiment (one key, or all) in (step, write) order.
+
+    One indexed SELECT of four numeric columns through the driver, turned into
+    one float array in C; the keys (all-keys reads only) and the codes of
+    non-finite points (rare) come from further SELECTs in the same order."""
+    dialect = session.connection().dialect
+    params = _params(dialect, experiment_pk, key)
+    rows = _fetch(session, _select_sql(dialect, key is None, False), params)
     n = len(rows)
-    if n == 0:
-        empty_f = np.empty(0, dtype=np.float64)
-        empty_i = np.empty(0, dtype=np.int64)
-        return MetricHistory(
-            experiment_id, [], empty_i, empty_i.copy(), empty_f, empty_f.copy(), np.zeros(0, bool)
-        )
-    keys, steps, epochs, values, walls, codes = zip(*rows, strict=True)
-    values_arr = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
-    codes_arr = np.fromiter(codes, dtype=np.int8, count=n)
-    flagged = codes_arr != FINITE
+    try:
+        flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, 4 * n)
+    except (TypeError, ValueError):  # a driver that returns Decimal or str
+        flat = np.array(rows, dtype=np.float64)
+    table = flat.reshape(n, 4)
+    values = np.ascontiguousarray(table[:, 2])
+    flagged = np.isinf(values)
     if flagged.any():
-        for i in np.flatnonzero(flagged):
-            values_arr[i] = _DECODE[int(codes_arr[i])]
+        codes = _fetch(session, _select_sql(dialect, key is None, True), params)
+        positions = np.flatnonzero(flagged)
+        if len(codes) != len(positions):
+            raise RuntimeError("metric points changed during the read")
+        for i, (code,) in zip(positions, codes, strict=True):
+            values[i] = _DECODE[int(code)]
+    keys = (
+        [key] * n
+        if key is not None
+        else [k for (k,) in _fetch(session, _keys_sql(dialect), params)]
+    )
     return MetricHistory(
         experiment_id=experiment_id,
-        keys=list(keys),
-        steps=np.fromiter(steps, dtype=np.int64, count=n),
-        epochs=np.array([-1 if e is None else e for e in epochs], dtype=np.int64),
-        values=values_arr,
-        wall_times=np.fromiter(walls, dtype=np.float64, count=n),
+        keys=keys,
+        steps=table[:, 0].astype(np.int64),
+        epochs=table[:, 1].astype(np.int64),
+        values=values,
+        wall_times=np.ascontiguousarray(table[:, 3]),
         non_finite=flagged,
     )
