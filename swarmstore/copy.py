@@ -136,7 +136,7 @@ def _copy_rows(src: MetaStore, dst: MetaStore, report: CopyReport) -> None:
     tables = Base.metadata.sorted_tables
     with (
         src.engine.connect() as reader,
-        dst.engine.execution_options(swarmstore_write=True).begin() as writer,
+        dst.write_engine.begin() as writer,
     ):
         for table in tables:
             order = list(table.primary_key.columns) or list(table.columns)

@@ -5,7 +5,9 @@ transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
 on the lock instead of failing or losing updates. Reads use deferred
 transactions and never block writers.
 
-PostgreSQL gets the same contract from its own machinery: a write transaction
+PostgreSQL gets the same contract from its own machinery: reads run in
+REPEATABLE READ (one snapshot per read session, like SQLite's deferred
+transaction; read-only snapshots never fail), and a write transaction
 (READ COMMITTED) first takes a transaction-scoped advisory lock keyed by the
 store's schema, so writers from any number of machines queue exactly as
 SQLite's ``BEGIN IMMEDIATE`` makes them queue, and every statement after the
@@ -97,8 +99,13 @@ class MetaStore:
         connect_args: dict[str, Any] = {}
         if self.is_postgres:
             connect_args["connect_timeout"] = max(1, round(connect_timeout))
+        engine_args: dict[str, Any] = {}
+        if self.is_postgres:
+            # a read session sees one snapshot for all its statements, as a
+            # deferred SQLite transaction does; read-only snapshots never fail
+            engine_args["isolation_level"] = "REPEATABLE READ"
         self.engine = create_engine(
-            url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args
+            url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args, **engine_args
         )
         if self.is_sqlite:
             _install_sqlite_pragmas(
@@ -108,7 +115,17 @@ class MetaStore:
             )
         elif self.is_postgres:
             _install_postgres_write_lock(self.engine, lock_timeout_ms=int(lock_timeout * 1000))
-        self._write_engine = self.engine.execution_options(**{_WRITE: True})
+        write_options: dict[str, Any] = {_WRITE: True}
+        if self.is_postgres:
+            # writers queue on the advisory lock, then each statement sees every
+            # earlier commit: no lost update and no serialization failure to retry
+            write_options["isolation_level"] = "READ COMMITTED"
+        self._write_engine = self.engine.execution_options(**write_options)
+
+    @property
+    def write_engine(self) -> Engine:
+        """The engine whose transactions are write transactions (serialized)."""
+        return self._write_engine
 
     @property
     def dialect(self) -> str:

@@ -75,7 +75,8 @@ class PostgresServer:
     port: int
 
     @classmethod
-    def start(cls, base: Path) -> PostgresServer:
+    def start(cls, base: Path, *, durable: bool = False) -> PostgresServer:
+        """durable=False (tests): fsync and synchronous_commit off; True: the defaults."""
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
@@ -100,10 +101,10 @@ class PostgresServer:
             capture_output=True,
         )
         server = cls(data, free_port())
-        options = (
-            f"-h 127.0.0.1 -p {server.port} -k {base} -F "
-            "-c max_connections=400 -c shared_buffers=128MB -c synchronous_commit=off"
-        )
+        options = f"-h 127.0.0.1 -p {server.port} -k {base} -c max_connections=400"
+        options += " -c shared_buffers=128MB"
+        if not durable:
+            options += " -F -c synchronous_commit=off"
         subprocess.run(
             _as_postgres_user(
                 [
