@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             our_arrow, _ = median_time(lambda: ours.read_arrow(our_run), args.repeat)
         finally:
             ours.close()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "question": "per-point logging",
             "mlflow": "log_metric: 1 commit per point",

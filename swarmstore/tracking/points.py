@@ -68,8 +68,7 @@ def _insert_sql(dialect: Dialect) -> tuple[str, bool]:
     """The INSERT in the driver's own paramstyle, compiled once per dialect: bulk
     inserts then go straight to the driver's ``executemany`` (SQLAlchemy's
     per-row parameter processing costs more than SQLite's insert itself)."""
-    table = MetricPointRow.__table__
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    compiled = insert(MetricPointRow).compile(dialect=dialect, column_keys=list(_COLUMNS))
     if compiled.positional:
         order = tuple(compiled.positiontup or ())
         if order != _COLUMNS:

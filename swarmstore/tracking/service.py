@@ -195,20 +195,19 @@ class ExperimentService:
             if row is not None and not resume:
                 raise ExperimentExistsError(swarm_id, experiment_id)
             datasets_found = rf.resolve_datasets(session, swarm_id, dataset_refs)
+            checkpoints: list[rf.CheckpointRef] = []
             if row is None:
                 row = ExperimentRow(swarm_id=swarm_id, experiment_id=experiment_id, created=now)
                 session.add(row)
                 rows.apply(row, rows.row_values(rec, dataset_refs[0] if dataset_refs else ""), now)
                 session.flush()
                 self._replace_links(session, row.pk, datasets_found, [])
-                checkpoints = []
             else:  # resume: keep history, checkpoints and points; running again
                 row.status, row.ended, row.updated = "running", None, now
                 existing = {d.dataset_pk for d in self._dataset_links(session, row.pk)}
                 self._add_dataset_links(
                     session, row.pk, [d for d in datasets_found if d.dataset_pk not in existing]
                 )
-                checkpoints = []
             self._lineage(session, swarm_id, experiment_id, row, datasets_found, checkpoints, now)
             event = self._log(session, EXPERIMENT_STARTED, swarm_id, row, now)
             snapshot = self._run_snapshot(session, row)
