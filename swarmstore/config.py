@@ -69,7 +69,7 @@ class StoreConfig:
     blob_path: Path | None = None
     compression: Compression = "auto"
     chunk_bytes: int = 4 << 20
-    keyframe_interval: int = 8
+    keyframe_interval: int = 8  # measured: benchmarks/results/keyframes.md
     delta_base: str = "keyframe"
     threads: int = 0
     durability: Durability = "full"
