@@ -1,7 +1,8 @@
 """Resolve the version references a registry entry lists to stored versions.
 
 The seed writes ``modelVersions: ['model_001_v1.0', ...]`` (``<modelId>_<version>``);
-we also accept ``model_001@v1.0``, ``model_001:v1.0`` and, when the entry names
+we also accept ``model_001/v1.0`` (the experiments' form), ``model_001@v1.0``,
+``model_001:v1.0`` and, when the entry names
 its ``modelId``, the bare version ``v1.0``. The governed model is ``modelId``
 when given, else the one model every reference resolves to.
 """
@@ -21,7 +22,7 @@ from swarmstore.records.dataset import InvalidFieldError
 def _candidates(ref: str, model_id: str | None) -> list[tuple[str, str]]:
     """(model, version) readings of ``ref``, most explicit first."""
     out: list[tuple[str, str]] = []
-    for sep in ("@", ":"):
+    for sep in ("/", "@", ":"):
         if sep in ref:
             m, _, v = ref.partition(sep)
             out.append((m, v))

@@ -2,7 +2,9 @@
 
 Rules (the pure ones live in ``swarmstore.records.registry``):
 
-- One entry governs one model; every version it lists must be stored.
+- One entry governs one model; every version it lists must be stored, and so
+  must ``lineage.parentModels`` (models or versions) and
+  ``lineage.datasetLineage`` (``"id"`` or ``"id/version"``).
   Stored entries name versions canonically (``modelVersions: ["v1.0"]``).
 - Each listed version has a stage; the entry's ``deployment.status`` is the
   most advanced of them (``archived`` when all are). A new entry may start its
@@ -51,6 +53,7 @@ from swarmstore.records.registry import (
     PromotionBlockedError,
     promote,
 )
+from swarmstore.tracking.refs import resolve_datasets
 
 TOPIC = "registry_entry.upserted"
 
@@ -95,6 +98,7 @@ class RegistryService:
             )
             versions = [by_ref[r] for r in rec.model_versions]
             check_parent_models(session, swarm_id, rec.lineage.parent_models)
+            resolve_datasets(session, swarm_id, rec.lineage.dataset_lineage)
             if len(set(versions)) != len(versions):
                 raise InvalidFieldError("names one version twice", field="modelVersions")
             row = session.scalar(

@@ -38,7 +38,7 @@ def seed_registry(**changes: Any) -> dict[str, Any]:
         "performance": {"benchmarkScores": {"accuracy": 0.95, "f1Score": 0.94}},
         "deployment": {"status": "staging", "environments": ["staging", "production"]},
         "governance": {"owner": "ml_team", "approvers": ["tech_lead", "ml_architect"]},
-        "lineage": {"parentModels": [], "datasetLineage": ["dataset_001"]},
+        "lineage": {"parentModels": [], "datasetLineage": []},
     }
     data.update(changes)
     return data

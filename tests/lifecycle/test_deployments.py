@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from swarmstore import (
     DeploymentNotApprovedError,
@@ -41,7 +41,7 @@ def approved(db: SwarmDatabaseManager) -> SwarmDatabaseManager:
 
 
 def test_seed_deployment_is_stored_with_lineage_and_events(
-    approved: SwarmDatabaseManager, store_path: Path
+    approved: SwarmDatabaseManager,
 ) -> None:
     db = approved
     seen: list[dict[str, Any]] = []
@@ -60,15 +60,13 @@ def test_seed_deployment_is_stored_with_lineage_and_events(
             "environment": "production",
         }
     ]
-    conn = sqlite3.connect(store_path / "meta.sqlite3")
-    try:
-        edge = conn.execute(
-            "SELECT src, rel FROM lineage_edges WHERE dst = ?", (f"Deployment:{SWARM}/dep_1",)
-        ).fetchall()
-        topics = [r[0] for r in conn.execute("SELECT topic FROM outbox")]
-    finally:
-        conn.close()
-    assert edge == [(f"ModelVersion:{SWARM}/model_001/v1.1", "DEPLOYED_AS")]
+    with db._meta.read() as session:
+        edge = session.execute(
+            text("SELECT src, rel FROM lineage_edges WHERE dst = :dst"),
+            {"dst": f"Deployment:{SWARM}/dep_1"},
+        ).all()
+        topics = list(session.scalars(text("SELECT topic FROM outbox")))
+    assert [tuple(e) for e in edge] == [(f"ModelVersion:{SWARM}/model_001/v1.1", "DEPLOYED_AS")]
     assert "deployment.upserted" in topics and "registry_entry.upserted" in topics
 
 

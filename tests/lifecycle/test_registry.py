@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from swarmstore import (
     AliasNotFoundError,
+    DatasetNotFoundError,
     ModelNotFoundError,
     NotAnApproverError,
     RegistryEntryNotFoundError,
@@ -208,22 +211,18 @@ def test_audit_trail_records_every_change(registered: SwarmDatabaseManager) -> N
     assert db.list_audit_trail(SWARM, "other_model") == []
 
 
-def test_audit_trail_is_append_only_in_sql(
-    registered: SwarmDatabaseManager, store_path: Path
-) -> None:
+def test_audit_trail_is_append_only_in_sql(registered: SwarmDatabaseManager) -> None:
     registered.approve_model(SWARM, "model_001", "v1.1", "tech_lead")
-    conn = sqlite3.connect(store_path / "meta.sqlite3")
-    try:
-        for sql in (
-            "UPDATE registry_audit SET who = 'mallory'",
-            "DELETE FROM registry_audit",
-            "DELETE FROM registry_approvals",
-            "UPDATE registry_approvals SET decision = 'approved'",
-        ):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                conn.execute(sql)
-    finally:
-        conn.close()
+    for sql in (
+        "UPDATE registry_audit SET who = 'mallory'",
+        "DELETE FROM registry_audit",
+        "DELETE FROM registry_approvals",
+        "UPDATE registry_approvals SET decision = 'approved'",
+    ):
+        with registered._meta.engine.connect() as conn:
+            with pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text(sql))
+            conn.rollback()
     assert [a.who for a in registered.list_audit_trail(SWARM)] == ["alice", "tech_lead"]
 
 
@@ -263,3 +262,29 @@ def test_lineage_parent_models_must_exist(db: SwarmDatabaseManager, store_path: 
         SWARM, seed_registry(lineage={"parentModels": ["teacher", "teacher@v1"]})
     )
     assert entry.lineage.parent_models == ["teacher", "teacher@v1"]
+
+
+def test_dataset_lineage_must_name_stored_datasets(
+    db: SwarmDatabaseManager, store_path: Path
+) -> None:
+    store_versions(db)
+    lineage = {"parentModels": [], "datasetLineage": ["dataset_001"]}
+    before = store_snapshot(store_path)
+    with pytest.raises(DatasetNotFoundError, match="dataset_001"):
+        db.register_model_in_registry(SWARM, seed_registry(lineage=lineage))
+    assert store_snapshot(store_path) == before
+    db.store_training_dataset(
+        SWARM,
+        {
+            "id": "dataset_001",
+            "name": "tiny",
+            "dataType": "supervised",
+            "format": "tensor",
+            "samples": {"inputs": [np.zeros(2, dtype=np.float32)] * 4, "labels": ["a", "b"] * 2},
+        },
+    )
+    entry = db.register_model_in_registry(
+        SWARM, seed_registry(lineage=lineage, modelVersions=["model_001/v1.0"], latestVersion=None)
+    )
+    assert entry.lineage.dataset_lineage == ["dataset_001"]
+    assert entry.model_versions == ["v1.0"]
