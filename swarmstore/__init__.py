@@ -35,6 +35,12 @@ from swarmstore.errors import (
 )
 from swarmstore.manager import SwarmDatabaseManager
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
+from swarmstore.training import (
+    IntegrationOptions,
+    NeuralServiceIntegration,
+    ResumeState,
+    RetentionOptions,
+)
 
 __all__ = [
     "AliasNotFoundError",
@@ -51,6 +57,7 @@ __all__ = [
     "ExperimentFinishedError",
     "ExperimentNotFoundError",
     "IndexUnavailableError",
+    "IntegrationOptions",
     "InvalidIdentifierError",
     "InvalidQueryError",
     "InvalidRecordError",
@@ -59,10 +66,13 @@ __all__ = [
     "ModelVersionInfo",
     "NeuralModelMetadata",
     "NeuralModelRecord",
+    "NeuralServiceIntegration",
     "NoRollbackTargetError",
     "NotAnApproverError",
     "NotFoundError",
     "RegistryEntryNotFoundError",
+    "ResumeState",
+    "RetentionOptions",
     "StoreClosedError",
     "StoreConfig",
     "StoreLockedError",

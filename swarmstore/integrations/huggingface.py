@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "total_flos")
 
 
-class SwarmTrainerCallback(TrainerCallback):  # type: ignore[misc]
+class SwarmTrainerCallback(TrainerCallback):
     def __init__(
         self,
         db: SwarmDatabaseManager,

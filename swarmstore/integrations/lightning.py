@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 try:
     from lightning.pytorch.callbacks import Callback
 except ImportError:  # the standalone package name
-    from pytorch_lightning.callbacks import Callback
+    from pytorch_lightning.callbacks import Callback  # type: ignore[assignment]
 
 from swarmstore.training.history import numeric
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from swarmstore.manager import SwarmDatabaseManager
 
 
-class SwarmLightningCallback(Callback):  # type: ignore[misc]
+class SwarmLightningCallback(Callback):
     def __init__(
         self,
         db: SwarmDatabaseManager,
@@ -90,7 +90,7 @@ class SwarmLightningCallback(Callback):  # type: ignore[misc]
         )
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        if self.integration._phase == "running":
+        if self.integration.running:
             self.integration.on_training_complete(status="failed")
 
 

@@ -384,6 +384,11 @@ class NeuralServiceIntegration:
                 self._phase = "completed"
 
     @property
+    def running(self) -> bool:
+        """Between ``on_training_start`` and ``on_training_complete``."""
+        return self._phase == "running"
+
+    @property
     def pending_saves(self) -> int:
         return self._saver.in_flight
 

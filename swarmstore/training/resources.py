@@ -33,7 +33,7 @@ class ResourceMonitor:
         self.checkpoint_seconds = 0.0
         self.stall_seconds = 0.0
         self.checkpoints = 0
-        self._gpu = torch.cuda.is_available() and torch.cuda.is_initialized()
+        self._gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         if self._gpu:
             torch.cuda.reset_peak_memory_stats()
 
@@ -59,7 +59,7 @@ class ResourceMonitor:
             "checkpointWriteSeconds": self.checkpoint_seconds,
             "loopStallSeconds": self.stall_seconds,
         }
-        gpu = torch.cuda.is_available() and torch.cuda.is_initialized()
+        gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         if gpu:
             devices = torch.cuda.device_count()
             out["gpuHours"] = wall * devices / 3600.0
