@@ -210,3 +210,39 @@ def test_closing_the_store_pauses_open_runs_and_keeps_their_points(store_path: P
     with SwarmDatabaseManager.open(store_path) as again:
         assert again.get_training_experiment("s", "open").status == "paused"
         assert again.get_metric_history("s", "open", "loss").values.tolist() == [0.3]
+
+
+def test_all_keys_history_keeps_epochs_flags_and_exports_to_arrow(
+    db: SwarmDatabaseManager,
+) -> None:
+    run = db.start_experiment("s", "mixed")
+    run.log_metrics(2, epoch=0, loss=0.5, acc=float("nan"))
+    run.log_batch([("loss", 1, float("-inf"))])
+    run.log_metrics(3, loss=0.25)
+    run.flush()
+    history = db.get_metric_history("s", "mixed")
+    assert history.keys == ["loss", "loss", "acc", "loss"]
+    assert history.steps.tolist() == [1, 2, 2, 3]
+    assert history.epochs.tolist() == [-1, 0, 0, -1]
+    assert history.non_finite.tolist() == [True, False, True, False]
+    points = list(history)
+    assert points[0].value == -math.inf and points[0].epoch is None
+    assert math.isnan(points[2].value) and points[1].epoch == 0
+    table = history.to_arrow()
+    assert table.column("epoch").to_pylist() == [None, 0, 0, None]
+    assert table.column("nonFinite").to_pylist() == [True, False, True, False]
+    assert history.key("loss").steps.tolist() == [1, 2, 3]
+
+
+def test_a_checkpoint_of_another_model_and_a_deleted_checkpoint_version(
+    db: SwarmDatabaseManager,
+) -> None:
+    _model(db, "v1", "v2")
+    _model(db, "base", model_id="teacher")
+    run = db.start_experiment("s", "distill", model_id="model_001")
+    run.add_checkpoint("teacher", "base")
+    run.add_checkpoint("model_001", "v1")
+    record = run.finish()
+    assert record.checkpoints == ["teacher/base", "v1"]
+    db.delete_model_version("s", "model_001", "v1")  # the experiment keeps naming it
+    assert db.get_training_experiment("s", "distill").checkpoints == ["teacher/base", "v1"]
