@@ -288,3 +288,21 @@ def test_dataset_lineage_must_name_stored_datasets(
     )
     assert entry.lineage.dataset_lineage == ["dataset_001"]
     assert entry.model_versions == ["v1.0"]
+
+
+def test_registry_events_fire_after_commit_and_are_logged(db: SwarmDatabaseManager) -> None:
+    store_versions(db)
+    names = ("model_registered", "model_approved", "model_stage_changed", "model_alias_set")
+    fired: list[str] = []
+    for name in names:
+        db.on(name, lambda event, name=name: fired.append(name))
+    db.register_model_in_registry(SWARM, seed_registry(), actor="alice")
+    approve_all(db, "v1.1")
+    db.transition_model_stage(SWARM, "model_001", "v1.1", "production", actor="a", reason="")
+    db.set_model_alias(SWARM, "model_001", "production", "v1.1", actor="a")
+    with pytest.raises(NotAnApproverError):
+        db.approve_model(SWARM, "model_001", "v1.1", "mallory")
+    expected = [names[0], names[1], names[1], names[2], names[3]]
+    assert fired == expected
+    logged = [e["name"] for e in db.events_since(0) if e["name"] in names]
+    assert logged == expected
