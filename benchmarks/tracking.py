@@ -253,6 +253,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average_1m": os.getloadavg()[0],
         },
         "params": vars(args) | {"tmp": str(args.tmp)},
         "rows": rows,
@@ -263,6 +264,10 @@ def _fmt(seconds: float, unit: str) -> str:
     if unit == "s/point":
         return f"{seconds * 1e6:,.1f} µs/pt"
     return f"{seconds * 1e3:,.1f} ms"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×"
 
 
 def table(result: dict[str, Any]) -> str:
@@ -276,7 +281,7 @@ def table(result: dict[str, Any]) -> str:
         goal = "—" if r["goal"] is None else f"≥{r['goal']:g}× {'✓' if r['meets_goal'] else '✗'}"
         lines.append(
             f"| {r['question']} | {r['mlflow']} | {r['ours']} | {_fmt(r['mlflow_s'], r['unit'])}"
-            f" | {_fmt(r['ours_s'], r['unit'])} | {r['ratio']:,.0f}× | {goal} |"
+            f" | {_fmt(r['ours_s'], r['unit'])} | {_ratio(r['ratio'])} | {goal} |"
         )
     return "\n".join(lines)
 
@@ -303,7 +308,9 @@ def main() -> None:
     (RESULTS / "tracking.md").write_text(
         "# Metric tracking vs MLflow\n\n"
         f"`{command.strip()}` on {result['machine']['platform']}, "
-        f"{result['machine']['cpus']} CPUs.\n\n"
+        f"{result['machine']['cpus']} CPUs, 1-minute load average "
+        f"{result['machine']['load_average_1m']:.1f} at the end (a shared machine: wall "
+        "times stretch with load, so reads also report CPU time).\n\n"
         f"{text}\n\n"
         "Our per-point timing ends after the final `flush()` commit, so every timed point is "
         "durable; between flushes up to `flush_every` points live only in memory.\n"
