@@ -167,6 +167,7 @@ def test_bad_datasets_raise_typed_errors_and_write_nothing(
     assert store_snapshot(store_path) == before
 
 
+@pytest.mark.embedded_only
 def test_a_damaged_samples_blob_is_reported_not_returned(
     db: SwarmDatabaseManager, store_path: Path
 ) -> None:
