@@ -41,7 +41,7 @@ def _epoch(model: torch.nn.Module, optimizer: Any, scheduler: Any, x: Any, y: An
         loss.backward()
         optimizer.step()
     scheduler.step()
-    return float(loss)
+    return loss.item()
 
 
 def _train(db: SwarmDatabaseManager, stop: int | None, resume: bool) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_sigkilled_background_saving_run_resumes_to_identical_weights(
     killed = subprocess.run(
         [sys.executable, str(LOOP), str(store), str(EPOCHS), "2", "1"],
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
         capture_output=True,
         timeout=120,
     )
