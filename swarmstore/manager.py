@@ -58,6 +58,7 @@ class SwarmDatabaseManager(
         self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
         self._models.deletion_guards.append(version_references)  # deployed/aliased/registered
         self._closed = False
+        self._closing = False
         try:
             self._attach_datasets()
             self._attach_experiments()
@@ -110,9 +111,10 @@ class SwarmDatabaseManager(
             raise
 
     def close(self) -> None:
-        if self._closed:
+        """Finish pending work (background saves, index passes), then release everything."""
+        if self._closed or self._closing:
             return
-        self._closed = True
+        self._closing = True  # parts still finish their work through the public API
         try:
             self._detach_training()
             self._detach_indexes()
@@ -121,6 +123,7 @@ class SwarmDatabaseManager(
             self._detach_experiments()
             self._detach_datasets()
         finally:
+            self._closed = True
             self._executor.shutdown(wait=True)
         self._blobs.close()
         self._meta.close()

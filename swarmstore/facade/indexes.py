@@ -1,8 +1,10 @@
 """Derived indexes: outbox indexer, reindex, lineage queries, similarity search (issue 5).
 
-The indexer runs after every committed write of this process (``on_any``),
-without waiting for the index lock, and on open; a failure is logged and the
-rows stay in the outbox (the SQL write already committed). Set
+The indexer runs after every committed write of this process (``on_any``) on
+a background thread (``index.worker``), so a write returns when SQL has
+committed; it never waits for the index lock, and it runs on open too. A
+failure is logged and the rows stay in the outbox (the SQL write already
+committed). Every method that reads the indexes first drains that thread. Set
 ``StoreConfig(extra={"indexes": "off"})`` to keep a store SQL-only.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 from swarmstore.errors import IndexUnavailableError, InvalidRecordError, LineageNodeNotFoundError
 from swarmstore.facade.base import FacadeBase
 from swarmstore.ids import validate_id
+from swarmstore.index.worker import IndexWorker
 from swarmstore.lineage import LineageQueries
 from swarmstore.lineage import sql as lineage_sql
 from swarmstore.meta import lineage as ln
@@ -23,11 +26,13 @@ log = logging.getLogger(__name__)
 
 class IndexAPI(FacadeBase):
     _indexer: Any  # swarmstore.index.indexer.Indexer | None (engines import lazily)
+    _index_worker: IndexWorker | None
     _lineage_queries: LineageQueries
 
     def _attach_indexes(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
         self._indexer = None
+        self._index_worker = None
         from swarmstore.index.indexer import index_extra_installed
 
         if self.config.extra.get("indexes", "on") != "off" and index_extra_installed():
@@ -44,23 +49,34 @@ class IndexAPI(FacadeBase):
                 storage_options=self.config.storage_options,
                 graph_watermark=_graph_watermark(self.config),
             )
-            self._events.on_any(self._index_after_write)
             try:
                 self._indexer.run_pending()  # catch up what crashed or other processes left
             except Exception:
                 log.exception("index catch-up on open failed; rows stay in the outbox")
-        self._lineage_queries = LineageQueries(self._meta, self._indexer, self._live)
+            self._index_worker = IndexWorker(self._indexer.run_pending)
+            self._events.on_any(self._index_after_write)
+        self._lineage_queries = LineageQueries(self._meta, self._indexer, self._live_and_indexed)
 
     def _detach_indexes(self) -> None:
         """Called once at the start of ``close``, before the pool and stores shut."""
+        worker, self._index_worker = getattr(self, "_index_worker", None), None
+        if worker is not None:
+            worker.close()
         indexer, self._indexer = getattr(self, "_indexer", None), None
         if indexer is not None:
             indexer.close()
 
     def _index_after_write(self, _name: str, _event: dict[str, Any]) -> None:
-        indexer = self._indexer
-        if indexer is not None:
-            indexer.run_pending()  # never waits for the lock; EventBus logs a failure
+        worker = self._index_worker
+        if worker is not None:
+            worker.kick()  # the write has committed; the index catches up off this thread
+
+    def _live_and_indexed(self) -> None:
+        """Open, and this process's own writes are in the indexes."""
+        self._live()
+        worker = self._index_worker
+        if worker is not None:
+            worker.drain()
 
     def _load_dataset_record(self, swarm_id: str, dataset_id: str, version: str | None) -> Any:
         getter = getattr(self, "get_training_dataset", None)
@@ -76,6 +92,14 @@ class IndexAPI(FacadeBase):
         ``experiments_for``, ``datasets_for``, ``deployments_of``."""
         self._live()
         return self._lineage_queries
+
+    def sync_indexes(self) -> None:
+        """Wait until every write of this process so far is in the graph and the vectors.
+
+        Writes return once SQL has committed and index them in the background;
+        queries that read the indexes already wait like this.
+        """
+        self._live_and_indexed()
 
     def reindex(self) -> Any:
         """Rebuild the lineage graph and the vector index from SQL.
@@ -179,7 +203,7 @@ class IndexAPI(FacadeBase):
         )
 
     def _require_indexer(self) -> Any:
-        self._live()
+        self._live_and_indexed()
         if self._indexer is None:
             raise IndexUnavailableError(
                 "indexes are off: install the 'index' extra (lancedb, kuzu) "
@@ -191,6 +215,7 @@ class IndexAPI(FacadeBase):
         """For ``check``: index contents vs SQL (none without the extra)."""
         if self._indexer is None:
             return []
+        self._live_and_indexed()
         try:
             problems: list[str] = self._indexer.compare()
             return problems

@@ -68,6 +68,7 @@ def test_every_write_is_indexed_and_check_agrees(store_path: Path) -> None:
     db.store_neural_model(
         "s", model_record("m", small_state_dict(9), parentVersion="v2", mergedFrom=["v0"])
     )
+    db.sync_indexes()
     top, marks = outbox_and_marks(store_path)
     assert top == 4 and marks == {"lineage_graph": 4, "vectors": 4}
     assert db.check().ok, db.check()
@@ -88,6 +89,7 @@ def test_every_write_is_indexed_and_check_agrees(store_path: Path) -> None:
 def test_check_reports_index_differences_and_reindex_repairs(store_path: Path) -> None:
     db = SwarmDatabaseManager.open(store_path, durability="normal")
     store_chain(db, 3)
+    db.sync_indexes()
     gone = ln.node_key(ln.MODEL_VERSION, "s", "model_001", "v1")
     db._indexer.vectors().delete(MODEL_TABLE, [gone])
     report = db.check()
@@ -131,6 +133,7 @@ from swarmstore import SwarmDatabaseManager
 from tests.conftest import model_record, small_state_dict
 db = SwarmDatabaseManager.open(sys.argv[1])
 db.store_neural_model("s", model_record("v0", small_state_dict(0)))
+db.sync_indexes()
 # Subscribers run after the commit and before the indexer: die right there.
 db.on("neural_model_stored", lambda event: os.kill(os.getpid(), signal.SIGKILL))
 db.store_neural_model("s", model_record("v1", small_state_dict(1), parentVersion="v0"))
@@ -144,11 +147,13 @@ from swarmstore.index import sql_source
 from tests.conftest import model_record, small_state_dict
 db = SwarmDatabaseManager.open(sys.argv[1])
 db.store_neural_model("s", model_record("v0", small_state_dict(0)))
+db.sync_indexes()
 # Die after the graph and vector writes committed, before the watermark moves.
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 sql_source.set_watermark = die
 db.store_neural_model("s", model_record("v1", small_state_dict(1), parentVersion="v0"))
+db.sync_indexes()  # the background pass dies in here
 print("not reached")
 """
 
@@ -220,6 +225,7 @@ def test_a_failing_index_never_fails_the_write(store_path: Path) -> None:
     stored = db.store_neural_model("s", model_record("v1", small_state_dict(1), parentVersion="v0"))
     assert stored.version == "v1"
     assert db.get_neural_model("s", "model_001", "v1").version == "v1"
+    db.sync_indexes()
     top, marks = outbox_and_marks(store_path)
     assert top == 2 and marks["vectors"] < 2  # left in the outbox
     assert not db.check().ok

@@ -205,6 +205,7 @@ def test_similar_datasets_from_the_real_dataset_store(db: SwarmDatabaseManager) 
         "s", dataset("cifar", "supervised", "image", 64, 3, version="2", parentVersion="1")
     )
     db.store_training_dataset("s", dataset("chat", "unsupervised", "text", 20, 1))
+    db.sync_indexes()
     rows = db._indexer.vectors().get_rows(
         DATASET_TABLE,
         [ln.node_key(ln.DATASET, "s", "cifar", "2")],
