@@ -17,7 +17,7 @@ import zstandard
 
 from swarmstore.codec import frame as framing
 from swarmstore.codec import native
-from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
+from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals, decompress_zstd
 from swarmstore.codec.delta import Delta
 from swarmstore.codec.nibbles import NibblePairs, best_base
 from swarmstore.codec.planes import BytePlanes, join_planes_into, split_into
@@ -38,6 +38,8 @@ _RAW_ENTROPY = {"fast": 7.6, "auto": 7.95, "max": 7.99}  # bits/byte above which
 # that zstd's matches win (long zero runs), above it the escapes cost too much
 _NIB_ENTROPY = (1.5, 4.5)
 _NIB_ESCAPES = 0.002
+_NIB_TRIAL_ESCAPES = 0.05  # other planes: nibpairs joins the sample trial up to 5 % escapes
+_CONSTANT_ENTROPY = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +127,25 @@ class _Choice:
     def candidates(policy: str, floating: bool, entropy: float, counts: np.ndarray) -> list[Any]:
         if entropy > _RAW_ENTROPY[policy]:
             return []
-        if _NIB_ENTROPY[0] <= entropy <= _NIB_ENTROPY[1]:
-            base, escapes = best_base(counts)
-            if escapes <= _NIB_ESCAPES:
-                if policy != "max":
-                    return [NibblePairs(base)]
-                return [NibblePairs(base), ZstdLiterals(), Zstd(3)]
+        base, escapes = best_base(counts)
+        if _NIB_ENTROPY[0] <= entropy <= _NIB_ENTROPY[1] and escapes <= _NIB_ESCAPES:
+            if policy != "max":  # an exponent plane: nibpairs, no trial needed
+                return [NibblePairs(base)]
+            return [NibblePairs(base), ZstdLiterals(), Zstd(3)]
+        if policy != "max" and entropy < _CONSTANT_ENTROPY:
+            return [Zstd(3)]  # (nearly) one value: any coder is ~0 bytes, zstd decodes fastest
+        # below 1 bit/byte huffman cannot go under 1 bit per byte, but nibble pairs
+        # can (two codes per symbol): on sparse delta planes they are 15-30% smaller
+        nib = [NibblePairs(base)] if escapes <= _NIB_TRIAL_ESCAPES and policy != "fast" else []
         if policy == "fast":
             return [ZstdLiterals()] if floating and entropy > 1.0 else [Zstd(1)]
         if policy == "auto":
-            return [ZstdLiterals(), Zstd(3)] if entropy < 2.0 or not floating else [ZstdLiterals()]
-        return [ZstdLiterals(), Zstd(3), Zstd(19)] if entropy < 2.0 else [ZstdLiterals(), Zstd(3)]
+            if entropy < 2.0 or not floating:
+                return [*nib, ZstdLiterals(), Zstd(3)]
+            return [*nib, ZstdLiterals()]
+        if entropy < 2.0:
+            return [*nib, ZstdLiterals(), Zstd(3), Zstd(19)]
+        return [*nib, ZstdLiterals(), Zstd(3)]
 
 
 def _encode_plane(
@@ -355,6 +365,9 @@ def _decode_v2_into(
                 if size != plane_len:
                     raise CodecError(f"raw plane has {size} bytes, expected {plane_len}")
                 planes.append(np.frombuffer(payload[pos : pos + size], dtype=np.uint8))
+            elif isinstance(coder, Zstd | ZstdLiterals):  # join from zstd's own output
+                got = decompress_zstd(payload[pos : pos + size], plane_len)
+                planes.append(np.frombuffer(got, dtype=np.uint8))
             else:
                 target = planes_buf[i * plane_len : (i + 1) * plane_len]
                 coder.decode_into(payload[pos : pos + size], target.data)
