@@ -22,11 +22,14 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from swarmstore.analytics.convergence import analyze_convergence
 from swarmstore.errors import ExperimentFinishedError, InvalidRecordError
 from swarmstore.meta.tables import ID_LENGTH
+from swarmstore.records.base import utc_now
 from swarmstore.records.dataset import InvalidFieldError
 from swarmstore.records.experiment import (
     EpochMetrics,
@@ -88,8 +91,6 @@ def epoch_row(epoch: int, metrics: Mapping[str, Any], timestamp: float) -> Epoch
             columns[column] = value
         else:
             custom[str(key)] = value
-    from datetime import UTC, datetime
-
     return EpochMetrics(
         epoch=epoch,
         timestamp=datetime.fromtimestamp(timestamp, UTC),
@@ -271,9 +272,6 @@ class ExperimentRun:
         ``experiment_finished`` and ``training_experiment_stored``. A second call
         returns the first result. Non-finite final metrics are left out of
         ``finalMetrics`` and kept as flagged points ``finalMetrics.<name>``."""
-        from swarmstore.analytics.convergence import analyze_convergence
-        from swarmstore.records.base import utc_now
-
         with self._io:
             if self._result is not None:
                 return self._result
