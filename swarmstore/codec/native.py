@@ -21,7 +21,8 @@ def _load() -> ModuleType | None:
         from swarmstore.codec import _kernels  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _kernels
+    module: ModuleType = _kernels
+    return module
 
 
 KERNELS: ModuleType | None = _load()

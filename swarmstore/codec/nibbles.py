@@ -71,7 +71,7 @@ class NibblePairs:
         else:
             escaped_bytes = self.pack_numpy(plane, packed)
             count = len(escaped_bytes)
-        body = zstd_literals().compress(packed)
+        body = zstd_literals().compress(packed.data)
         return b"".join((_COUNT.pack(count), escaped_bytes, body))
 
     def pack_numpy(self, plane: np.ndarray, packed: np.ndarray) -> bytes:
