@@ -44,7 +44,7 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 KS = (1, 2, 4, 8, 16)
 POLICY = CodecPolicy("auto")
-LAYOUT = StoreConfig().delta_base  # "keyframe" (star) or "parent" (chain)
+LAYOUT: str = StoreConfig.__dataclass_fields__["delta_base"].default  # "keyframe" | "parent"
 
 
 def _codec_bench() -> Any:
