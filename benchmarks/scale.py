@@ -21,6 +21,8 @@ Measured per backend, median of ``--repeats``:
   put + flushed into a fresh blob store of that backend), ``blob get`` (read
   back), ``commit`` (median latency of saving a 16-byte model: one SQL write
   transaction with its event/outbox/lineage rows plus a tiny blob).
+- every store runs with its derived indexes off (Lance/Kuzu are per-machine
+  work after the commit, the same for both backends).
 - metrics: ``log_metrics`` points/s of a streaming experiment run with the
   default buffering (flush_every=1000) and with every point committed
   (flush_every=1), when the store has experiment runs.
@@ -103,7 +105,8 @@ class Backends:
         tag = uuid.uuid4().hex[:12]
         root = self.work / f"{name.split()[0]}-{tag}"
         if name.startswith("sqlite"):
-            return StoreConfig(root=root, durability="normal" if "normal" in name else "full")
+            durability = "normal" if "normal" in name else "full"
+            return StoreConfig(root=root, durability=durability, extra={"indexes": "off"})
         from sqlalchemy import create_engine
 
         engine = create_engine(self.pg_url)

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -80,9 +81,13 @@ class PostgresServer:
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
-        base.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
+            # the postgres user must reach its data dir; the caller's (a pytest tmp
+            # dir, mktemp -d) is often 0700 root: take a dir of its own in /tmp
+            base = Path(tempfile.mkdtemp(prefix="swarmstore-pg-"))
             shutil.chown(base, "postgres")
+        else:
+            base.mkdir(parents=True, exist_ok=True)
         data = base / "pgdata"
         subprocess.run(
             _as_postgres_user(
@@ -146,6 +151,8 @@ class PostgresServer:
             ),
             capture_output=True,
         )
+        if self.data_dir.parent.name.startswith("swarmstore-pg-"):
+            shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
 @dataclass
