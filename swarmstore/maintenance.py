@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from swarmstore.blobs import BlobStore, LocalBlobStore
 from swarmstore.checkpoints.hashing import blob_key
 from swarmstore.meta import model_queries as q
+from swarmstore.meta.blob_refs import blob_references, referenced_blob_keys
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.tables import ChunkRow
 
@@ -68,6 +69,7 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
             select(ChunkRow.pk, ChunkRow.base_chunk_pk).where(ChunkRow.base_chunk_pk.is_not(None))
         ).all()
         known = set(session.scalars(select(ChunkRow.pk)))
+        others = blob_references(session, skip=(ChunkRow.__tablename__,))
     for pk, base in bases:
         if base not in known:
             report.problems.append(f"chunk {pk}: delta base chunk {base} is missing")
@@ -86,6 +88,11 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
                     f"swarm {user_swarm!r} model {user_model!r} version {user_version!r} "
                     f"tensor {user_tensor!r} chunk {user_idx}: blob {key} {problem}"
                 )
+    for ref in others:  # dataset samples and any other table that names blobs
+        report.blobs_checked += 1
+        problem = _blob_problem(blobs, ref.key, ref.length)
+        if problem:
+            report.problems.append(f"{ref.table}: blob {ref.key} {problem}")
     return report
 
 
@@ -106,7 +113,7 @@ def collect_garbage(meta: MetaStore, blobs: BlobStore, *, grace_seconds: float) 
     cutoff = time.time() - grace_seconds
     listed = list(blobs.list())  # before reading references: see the module docstring
     with meta.read() as session:
-        referenced = q.referenced_blob_keys(session)
+        referenced = referenced_blob_keys(session)
     candidates = [info for info in listed if info.mtime < cutoff]
     report.kept_young = sum(
         1 for info in listed if info.mtime >= cutoff and info.key not in referenced

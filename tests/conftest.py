@@ -109,7 +109,11 @@ def bits_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
-    """Blob files and SQL row counts: equal snapshots mean an unchanged store."""
+    """Blob files and SQL row counts: equal snapshots mean an unchanged store.
+
+    ``index_watermarks`` is left out: the background indexer moves it after
+    earlier writes, and it is bookkeeping of the derived indexes, not data.
+    """
     import sqlite3
 
     if _backend.is_remote_store(root):
@@ -118,7 +122,11 @@ def store_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     blobs = sorted(str(p.relative_to(root)) for p in (root / "blobs").rglob("*") if p.is_file())
     conn = sqlite3.connect(root / "meta.sqlite3")
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if r[0] != "index_watermarks"
+        ]
         counts = [
             (t, conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in sorted(tables)
         ]

@@ -49,11 +49,8 @@ class IndexAPI(FacadeBase):
                 storage_options=self.config.storage_options,
                 graph_watermark=_graph_watermark(self.config),
             )
-            try:
-                self._indexer.run_pending()  # catch up what crashed or other processes left
-            except Exception:
-                log.exception("index catch-up on open failed; rows stay in the outbox")
             self._index_worker = IndexWorker(self._indexer.run_pending)
+            self._index_worker.kick()  # catch up what crashed or other processes left
             self._events.on_any(self._index_after_write)
         self._lineage_queries = LineageQueries(self._meta, self._indexer, self._live_and_indexed)
 

@@ -204,7 +204,10 @@ def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry
 
 
 def referenced_blob_keys(session: Session) -> set[str]:
-    return set(session.scalars(select(ChunkRow.blob_key).distinct()))
+    """Every blob any table names (chunks, dataset samples, ...): see ``meta.blob_refs``."""
+    from swarmstore.meta.blob_refs import referenced_blob_keys as every_reference
+
+    return every_reference(session)
 
 
 def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str, str, int]]:

@@ -132,7 +132,7 @@ class ChunkRow(Base):
     idx: Mapped[int] = mapped_column(Integer)
     raw_hash: Mapped[str] = mapped_column(String(64))
     raw_length: Mapped[int] = mapped_column(BigInteger)
-    blob_key: Mapped[str] = mapped_column(String(128))
+    blob_key: Mapped[str] = mapped_column(String(128), info={"blob_key": "encoded_length"})
     encoded_length: Mapped[int] = mapped_column(BigInteger)
     codec: Mapped[str] = mapped_column(String(64))
     base_chunk_pk: Mapped[int | None] = mapped_column(

@@ -67,7 +67,9 @@ class DatasetRow(Base):
     splits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     quality: Mapped[float | None] = mapped_column(Float, default=None)
     total_samples: Mapped[int] = mapped_column(Integer, default=0)
-    samples_blob: Mapped[str | None] = mapped_column(String(128), default=None)
+    samples_blob: Mapped[str | None] = mapped_column(
+        String(128), default=None, info={"blob_key": "samples_length"}
+    )
     samples_length: Mapped[int] = mapped_column(BigInteger, default=0)
     samples_format: Mapped[str] = mapped_column(String(64), default="")
     created: Mapped[datetime]

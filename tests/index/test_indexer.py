@@ -166,6 +166,7 @@ def test_kill_between_commit_and_index_loses_nothing(store_path: Path, script: s
     top, marks = outbox_and_marks(store_path)
     assert top == 2 and marks == {"lineage_graph": 1, "vectors": 1}  # v1 committed, not indexed
     with SwarmDatabaseManager.open(store_path, durability="normal") as db:
+        db.sync_indexes()  # open caught up in the background
         assert outbox_and_marks(store_path) == (2, {"lineage_graph": 2, "vectors": 2})
         report = db.check()
         assert report.ok, report

@@ -227,12 +227,18 @@ def test_a_bad_import_line_names_its_number_and_writes_nothing(
     assert store_snapshot(store_path) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gc counts only model chunks as references: maintenance/model_queries must also "
-    "keep swarmstore.lifecycle.datasets_queries.sample_blob_keys (outside the dataset code)",
-)
 def test_gc_keeps_the_samples_of_stored_datasets(db: SwarmDatabaseManager) -> None:
     db.store_training_dataset("s", _record(5))
     db.gc(grace_seconds=0)
     assert db.get_training_dataset("s", "dataset_001").statistics.total_samples == 5
+
+
+def test_check_verifies_dataset_sample_blobs(db: SwarmDatabaseManager) -> None:
+    db.store_training_dataset("s", _record(5))
+    assert db.check().ok
+    for path in (db.config.resolved_blob_path).rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+            path.write_bytes(path.read_bytes()[:-1])  # truncate every blob
+    report = db.check()
+    assert any(p.startswith("datasets: blob") and "expected" in p for p in report.problems)
