@@ -24,7 +24,7 @@ from swarmstore.blobs.base import BlobStore
 from swarmstore.blobs.factory import open_blob_store
 from swarmstore.config import StoreConfig
 from swarmstore.errors import InvalidRecordError
-from swarmstore.meta import model_queries as q
+from swarmstore.meta.blob_refs import referenced_blob_keys
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.tables import Base
 
@@ -114,7 +114,7 @@ def _require_empty(meta: MetaStore, config: StoreConfig) -> None:
 
 def _copy_blobs(meta: MetaStore, src: BlobStore, dst: BlobStore, report: CopyReport) -> None:
     with meta.read() as session:
-        keys = sorted(q.referenced_blob_keys(session))
+        keys = sorted(referenced_blob_keys(session))  # every table that names blobs
 
     def one(key: str) -> tuple[bool, int]:
         if dst.exists(key):

@@ -29,6 +29,15 @@ from swarmstore.meta.blob_refs import blob_references, referenced_blob_keys
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.tables import ChunkRow
 
+_PG_UNVALIDATED = (
+    "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+    "WHERE NOT convalidated AND connamespace = current_schema()::regnamespace"
+)
+_PG_INVALID_INDEXES = (
+    "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::regnamespace"
+)
+
 
 @dataclass
 class CheckReport:
@@ -64,6 +73,11 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
                 report.problems.extend(f"sqlite integrity: {line}" for line in result)
             for row in session.execute(text("PRAGMA foreign_key_check")):
                 report.problems.append(f"sqlite foreign key: {tuple(row)}")
+        elif meta.is_postgres:  # PostgreSQL enforces keys itself; find what it does not vouch for
+            for table, name in session.execute(text(_PG_UNVALIDATED)):
+                report.problems.append(f"postgres constraint {name} on {table} is not validated")
+            for (index,) in session.execute(text(_PG_INVALID_INDEXES)):
+                report.problems.append(f"postgres index {index} is invalid (a failed build?)")
         locations = q.chunk_locations(session)
         bases = session.execute(
             select(ChunkRow.pk, ChunkRow.base_chunk_pk).where(ChunkRow.base_chunk_pk.is_not(None))

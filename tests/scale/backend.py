@@ -169,7 +169,8 @@ def remote_snapshot(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     assert config.metadata_url is not None and config.blob_url is not None
     engine = create_engine(config.metadata_url)
     with engine.connect() as conn:
-        tables = inspect(conn).get_table_names()
+        # index_watermarks: bookkeeping of the derived indexes (as store_snapshot)
+        tables = [t for t in inspect(conn).get_table_names() if t != "index_watermarks"]
         counts = [
             (t, int(conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one()))
             for t in sorted(tables)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -197,6 +198,9 @@ def test_copy_embedded_to_postgres_s3_and_back(remote: StoreConfig, tmp_path: Pa
         db.store_neural_model("s", model_record("v1", first))
         db.store_neural_model("s", model_record("v2", second, parentVersion="v1"))
         db.store_neural_model("t", model_record("x", first, model_id="twin"))
+        inputs = [np.full((2, 3), i, dtype=np.float32) for i in range(5)]
+        dataset = {"id": "d1", "name": "toy", "dataType": "supervised", "format": "tensor"}
+        db.store_training_dataset("s", {**dataset, "samples": {"inputs": inputs}})
     config_file = _toml(remote, tmp_path / "remote.toml")
     assert cli_main(["copy", str(src), str(config_file)]) == 0
     assert cli_main(["copy", str(config_file), str(back)]) == 0
@@ -206,6 +210,8 @@ def test_copy_embedded_to_postgres_s3_and_back(remote: StoreConfig, tmp_path: Pa
             got = db.get_neural_model("s", "model_001", "v2").weights
             assert all(bits_equal(second[k], got[k]) for k in second)
             assert db.get_neural_model("t", "twin").version == "x"
+            samples = db.get_training_dataset("s", "d1").samples
+            assert samples is not None  # dataset sample blobs travelled too
             # keys and sequences moved on: the copy takes new writes
             db.store_neural_model("s", model_record("v3", first, parentVersion="v2"))
             assert db.check().ok
