@@ -54,7 +54,12 @@ from swarmstore.training.resources import ResourceMonitor
 from swarmstore.training.resume import ResumeState
 from swarmstore.training.retention import KeepLast, RetentionPolicy, policies_from, prune_plan
 from swarmstore.training.saver import CheckpointSaver
-from swarmstore.training.snapshot import TrainingSnapshot, json_metrics, take_snapshot
+from swarmstore.training.snapshot import (
+    SnapshotBuffers,
+    TrainingSnapshot,
+    json_metrics,
+    take_snapshot,
+)
 
 if TYPE_CHECKING:
     from swarmstore.manager import SwarmDatabaseManager
@@ -91,6 +96,7 @@ class NeuralServiceIntegration:
             background=options.async_save, max_pending=options.max_pending_saves
         )
         self._lock = threading.Lock()
+        self._buffers = SnapshotBuffers()
         self._phase = "idle"
         self._run: Any = None
         self._summary: dict[str, Any] | None = None
@@ -336,6 +342,7 @@ class NeuralServiceIntegration:
         except BaseException as exc:
             failure = exc
             status = "failed"
+        self._buffers.clear()
         if self._monitor is not None:
             self._run.set_resource_usage(self._monitor.usage())
         self._run.finish(status=status, final_metrics=_final_metrics(final_metrics))
@@ -377,6 +384,7 @@ class NeuralServiceIntegration:
             self._saver.close()
         finally:
             self._closed = True
+            self._buffers.clear()
             if self._run is not None and self._phase == "running":
                 if self._monitor is not None:
                     self._run.set_resource_usage(self._monitor.usage())
@@ -462,39 +470,49 @@ class NeuralServiceIntegration:
         tags: Sequence[str] = (),
     ) -> str:
         started = time.perf_counter()
-        snapshot = take_snapshot(
-            model,
-            epoch=epoch,
-            step=self.step,
-            metrics=metrics,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            extra_state=extra_state,
-            copy=self.options.async_save,
-        )
-        if kind == "auto":
-            self.checkpoint_index += 1
-        assert self.model_id is not None
-        name = version or self._naming.name(
-            epoch=max(epoch, 0),
-            step=self.step,
-            index=self.checkpoint_index,
-            experiment=self.experiment_id or "",
-            model=self.model_id,
-        )
-        if version is None and kind != "auto":
-            name = f"{name}-{kind}"  # 'e0009-s00000900-final' beside that epoch's auto save
-        shapes = snapshot.shapes
-        changed = _shape_changes(self._last_shapes, shapes)
-        self._last_shapes = shapes
-        index = self.checkpoint_index
+        buffers = self._buffers.acquire() if self.options.async_save else None
+        submitted = False
+        try:
+            snapshot = take_snapshot(
+                model,
+                epoch=epoch,
+                step=self.step,
+                metrics=metrics,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                extra_state=extra_state,
+                buffers=buffers,
+            )
+            if kind == "auto":
+                self.checkpoint_index += 1
+            assert self.model_id is not None
+            name = version or self._naming.name(
+                epoch=max(epoch, 0),
+                step=self.step,
+                index=self.checkpoint_index,
+                experiment=self.experiment_id or "",
+                model=self.model_id,
+            )
+            if version is None and kind != "auto":
+                name = f"{name}-{kind}"  # 'e0009-s00000900-final' beside that epoch's auto save
+            shapes = snapshot.shapes
+            changed = _shape_changes(self._last_shapes, shapes)
+            self._last_shapes = shapes
+            index = self.checkpoint_index
+            run = self._run if self._phase == "running" else None
 
-        run = self._run if self._phase == "running" else None
+            def write() -> str:
+                try:
+                    return self._write(snapshot, name, kind, index, changed, list(tags), run)
+                finally:
+                    if buffers is not None:
+                        self._buffers.release(buffers)  # the next snapshot may reuse them
 
-        def write() -> str:
-            return self._write(snapshot, name, kind, index, changed, list(tags), run)
-
-        self._saver.submit(write)
+            self._saver.submit(write)
+            submitted = True
+        finally:
+            if buffers is not None and not submitted:
+                self._buffers.release(buffers)
         if self._monitor is not None:
             self._monitor.add_stall(time.perf_counter() - started)
         return name

@@ -10,6 +10,7 @@ weights) stay shared in the copy, so the store still records the alias.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,20 +90,55 @@ def json_metrics(metrics: Mapping[str, Any] | None) -> tuple[dict[str, Any], lis
     return clean, flagged
 
 
-def _copy_shared(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Detached CPU copies; tensors that were one storage stay one copy."""
-    copies: dict[tuple[Any, ...], torch.Tensor] = {}
+class SnapshotBuffers:
+    """CPU buffers that background snapshots are copied into, reused save after save.
+
+    A fresh 100 MB allocation costs more in page faults than the copy itself,
+    so each snapshot borrows a set of buffers (one per tensor, kept by name)
+    and gives it back once its save has finished. At most ``max_pending + 1``
+    sets exist: one being filled while the others are written.
+    """
+
+    def __init__(self) -> None:
+        self._free: list[dict[str, torch.Tensor]] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> dict[str, torch.Tensor]:
+        with self._lock:
+            return self._free.pop() if self._free else {}
+
+    def release(self, buffers: dict[str, torch.Tensor]) -> None:
+        with self._lock:
+            self._free.append(buffers)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+
+def copy_into(
+    prefix: str, tensors: Mapping[str, torch.Tensor], buffers: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Copy each tensor into ``buffers[prefix + name]`` (made on first use or when the
+    shape or dtype changed); tensors that share storage (tied weights) share a copy."""
     out: dict[str, torch.Tensor] = {}
+    first: dict[tuple[Any, ...], str] = {}
     for name, tensor in tensors.items():
         tensor = tensor.detach()
         key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
-        if tensor.numel() and key in copies:
-            out[name] = copies[key]
+        if tensor.numel() and key in first:
+            out[name] = out[first[key]]
             continue
-        copy = tensor.to("cpu", copy=True)
+        slot = prefix + name
+        buffer = buffers.get(slot)
+        if buffer is None or buffer.shape != tensor.shape or buffer.dtype != tensor.dtype:
+            pinned = tensor.device.type == "cuda"
+            buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=pinned)
+            buffers[slot] = buffer
+        buffer.copy_(tensor)
         if tensor.numel():
-            copies[key] = copy
-        out[name] = copy
+            first[key] = name
+        out[name] = buffer
     return out
 
 
@@ -115,13 +151,13 @@ def take_snapshot(
     optimizer: Any = None,
     scheduler: Any = None,
     extra_state: Mapping[str, Any] | None = None,
-    copy: bool,
+    buffers: dict[str, torch.Tensor] | None = None,
 ) -> TrainingSnapshot:
     """Capture weights, optimizer/scheduler/RNG state, epoch and step.
 
-    With ``copy`` every tensor is cloned (the loop may change its own right
-    after); without it the snapshot aliases the live tensors and must be
-    written before the loop goes on.
+    With ``buffers`` every tensor is copied into them (the loop may change its
+    own right after); without, the snapshot aliases the live tensors and must
+    be written before the loop goes on.
     """
     weights = state_dict_of(model)
     state: dict[str, torch.Tensor] = {}
@@ -132,9 +168,9 @@ def take_snapshot(
         skeleton["scheduler"] = flatten("scheduler", scheduler.state_dict(), state)
     if extra_state:
         skeleton["extra"] = flatten("extra", dict(extra_state), state)
-    if copy:
-        weights = _copy_shared(weights)
-        state = _copy_shared(state)
+    if buffers is not None:
+        weights = copy_into("weights/", weights, buffers)
+        state = copy_into("state/", state, buffers)
     else:
         state = {name: t.detach().cpu() for name, t in state.items()}
     clean, flagged = json_metrics(metrics)

@@ -52,10 +52,12 @@ def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {_FLOAT: repr(value)}
-    if isinstance(value, tuple):
-        return {_TUPLE: [flatten(f"{prefix}/{i}", v, tensors) for i, v in enumerate(value)]}
-    if isinstance(value, list):
-        return [flatten(f"{prefix}/{i}", v, tensors) for i, v in enumerate(value)]
+    if isinstance(value, tuple | list):
+        if all(type(v) is int for v in value):  # fast path: Python's RNG state, shapes
+            items: list[Any] = list(value)
+        else:
+            items = [flatten(f"{prefix}/{i}", v, tensors) for i, v in enumerate(value)]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
     if isinstance(value, Mapping):
         keys = list(value.keys())
         if all(isinstance(k, str) for k in keys) and not _MARKERS.intersection(keys):
