@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +33,40 @@ from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import events_since
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
+
+log = logging.getLogger(__name__)
+
+
+_open_stores: weakref.WeakSet[SwarmDatabaseManager] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_open_stores() -> None:
+    """At interpreter exit, close what the program left open: pending background
+    saves and index passes finish, and no engine thread dies mid-call."""
+    for store in list(_open_stores):
+        try:
+            store.close()
+        except Exception:
+            log.exception("closing store %s at interpreter exit failed", store.config.root)
+
+
+def _register_exit_hook() -> None:
+    """``threading._register_atexit`` runs before concurrent.futures stops taking work
+    (newest first), so closing can still use the store's pools."""
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if _exit_hook_registered:
+            return
+        _exit_hook_registered = True
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_close_open_stores)
+    else:  # pragma: no cover - every supported CPython has it
+        import atexit
+
+        atexit.register(_close_open_stores)
 
 
 class SwarmDatabaseManager(
@@ -69,6 +106,8 @@ class SwarmDatabaseManager(
         except BaseException:
             self.close()  # every _detach_* tolerates a part that never attached
             raise
+        _open_stores.add(self)
+        _register_exit_hook()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -115,6 +154,7 @@ class SwarmDatabaseManager(
         if self._closed or self._closing:
             return
         self._closing = True  # parts still finish their work through the public API
+        _open_stores.discard(self)
         try:
             self._detach_training()
             self._detach_indexes()

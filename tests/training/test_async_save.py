@@ -131,10 +131,9 @@ def test_interpreter_exit_waits_for_queued_saves(tmp_path: Path) -> None:
         capture_output=True,
         timeout=120,
     )
-    # -6: a store never closed can abort at interpreter teardown ("terminate called
-    # without an active exception") with or without this integration — a separate
-    # issue; what this test owns is that the queued saves were all written first.
-    assert done.returncode in (0, -6), done.stderr.decode()[-2000:]
+    # A store left open is closed by an exit hook: saves and index passes finish,
+    # and no engine thread is torn down mid-call (that used to abort with -6).
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().strip() == "returned"
     with SwarmDatabaseManager.open(store, durability="normal") as db:
         versions = [v.version for v in db.list_model_versions(SWARM, "net")]
