@@ -61,7 +61,9 @@ def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "store"
+    path = tmp_path / "store"
+    _backend.prepare(path)  # --backend=postgres-s3: a subprocess that opens it first agrees
+    return path
 
 
 @pytest.fixture
