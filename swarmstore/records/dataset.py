@@ -445,6 +445,10 @@ class TrainingDataset(CheckedRecord):
         ``options`` go to ``swarmstore.datasets.torch_dataset.SampleDataset``."""
         from swarmstore.datasets.torch_dataset import SampleDataset
 
+        if split is not None and split not in DatasetSplits.model_fields:
+            raise InvalidSplitError(
+                f"unknown split {split!r}; one of {sorted(DatasetSplits.model_fields)}"
+            )
         indices = None if split is None else getattr(self.splits, split)
         if "classes" not in options:
             labels = self.samples.labels or []
