@@ -199,6 +199,7 @@ class SeaweedServer:
             "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}",
             f"-s3.port.iceberg={p['s3.iceberg']}", f"-s3.port.lance={p['s3.lance']}",
             "-master.volumeSizeLimitMB=256", "-volume.max=100", "-metricsPort=0",
+            "-master.electionTimeout=1s",  # a single master: do not wait 10 s on restart
         ]  # fmt: skip
         log = open(self.data_dir / "weed.log", "ab")  # noqa: SIM115  (owned by the process)
         self.process = subprocess.Popen(
@@ -247,7 +248,7 @@ class SeaweedServer:
         self.process.wait(10)
 
 
-def _end_group(pid: int, grace: float = 5.0) -> None:
+def _end_group(pid: int, grace: float = 2.0) -> None:
     """SIGTERM the process group, SIGKILL it when it lingers (weed sometimes does)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)

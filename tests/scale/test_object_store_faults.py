@@ -50,7 +50,7 @@ def test_object_store_dying_mid_save_commits_nothing(
         compression="none",
     )
     small = {"w": torch.randn(64, 64)}
-    big = {f"layer{i}": torch.rand(256, 1024) for i in range(48)}  # 48 MiB in 768 chunks
+    big = {f"layer{i}": torch.rand(256, 1024) for i in range(24)}  # 24 MiB in 384 chunks
     with SwarmDatabaseManager.open(config) as db:
         db.store_neural_model("s", model_record("v1", small))
         uploaded_before = len(list(db._blobs.list()))
