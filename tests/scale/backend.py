@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 import uuid
 from dataclasses import replace
@@ -81,6 +82,7 @@ def configure(mode: str) -> None:
         from tests.scale.servers import PostgresServer, SeaweedServer
 
         base = Path(tempfile.mkdtemp(prefix="swarmstore-servers-"))
+        _state["base"] = base
         pg = PostgresServer.start(base / "pg")
         _started.append(pg)
         s3 = SeaweedServer.start(base / "seaweed")
@@ -114,6 +116,9 @@ def unconfigure() -> None:
         _schemas.clear()
     while _started:
         _started.pop().stop()
+    base = _state.pop("base", None)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def remote_fields(root: Path) -> dict[str, Any]:
