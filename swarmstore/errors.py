@@ -12,15 +12,20 @@ class SwarmStoreError(Exception):
     """Base of every error swarmstore raises on purpose."""
 
 
+def _set_fields(error: Exception, fields: dict[str, object]) -> None:
+    """Keep what the error names (swarm_id, model_id, ...) as attributes and in ``fields``."""
+    error.fields = fields  # type: ignore[attr-defined]
+    for key, value in fields.items():
+        setattr(error, key, value)
+
+
 class NotFoundError(SwarmStoreError, KeyError):
     """A swarm, model, version or other record does not exist."""
 
     def __init__(self, message: str, **fields: object) -> None:
         super().__init__(message)
         self.message = message
-        self.fields = fields
-        for key, value in fields.items():
-            setattr(self, key, value)
+        _set_fields(self, fields)
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.message
@@ -171,9 +176,7 @@ class VersionInUseError(SwarmStoreError, ValueError):
 
     def __init__(self, message: str, **fields: object) -> None:
         super().__init__(message)
-        self.fields = fields
-        for key, value in fields.items():
-            setattr(self, key, value)
+        _set_fields(self, fields)
 
 
 # -- training integration (issue 6) ---------------------------------------------

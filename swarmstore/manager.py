@@ -21,6 +21,7 @@ from swarmstore.checkpoints.writer import WritePolicy
 from swarmstore.config import StoreConfig
 from swarmstore.errors import InvalidRecordError, StoreClosedError
 from swarmstore.events import EventBus, Handler
+from swarmstore.exit_hooks import before_pools_shut_down
 from swarmstore.facade.analytics import AnalyticsAPI
 from swarmstore.facade.datasets import DatasetsAPI
 from swarmstore.facade.experiments import ExperimentsAPI
@@ -53,20 +54,12 @@ def _close_open_stores() -> None:
 
 
 def _register_exit_hook() -> None:
-    """``threading._register_atexit`` runs before concurrent.futures stops taking work
-    (newest first), so closing can still use the store's pools."""
     global _exit_hook_registered
     with _exit_hook_lock:
         if _exit_hook_registered:
             return
         _exit_hook_registered = True
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        register(_close_open_stores)
-    else:  # pragma: no cover - every supported CPython has it
-        import atexit
-
-        atexit.register(_close_open_stores)
+    before_pools_shut_down(_close_open_stores)
 
 
 class SwarmDatabaseManager(

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from swarmstore.exit_hooks import before_pools_shut_down
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -36,23 +38,13 @@ def _finish_at_exit() -> None:
 
 
 def _register_exit_hook() -> None:
-    """Run ``_finish_at_exit`` before concurrent.futures refuses new work at exit.
-
-    ``threading._register_atexit`` hooks run newest first, so one registered
-    after ``concurrent.futures.thread`` was imported runs before its shutdown.
-    """
+    """Finish queued saves at exit, before concurrent.futures refuses new work."""
     global _exit_hook_registered
     with _exit_hook_lock:
         if _exit_hook_registered:
             return
         _exit_hook_registered = True
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        register(_finish_at_exit)
-    else:  # pragma: no cover - every supported CPython has it
-        import atexit
-
-        atexit.register(_finish_at_exit)
+    before_pools_shut_down(_finish_at_exit)
 
 
 class CheckpointSaver:
