@@ -233,6 +233,7 @@ def test_gc_keeps_the_samples_of_stored_datasets(db: SwarmDatabaseManager) -> No
     assert db.get_training_dataset("s", "dataset_001").statistics.total_samples == 5
 
 
+@pytest.mark.embedded_only  # damages blob files on disk
 def test_check_verifies_dataset_sample_blobs(db: SwarmDatabaseManager) -> None:
     db.store_training_dataset("s", _record(5))
     assert db.check().ok
