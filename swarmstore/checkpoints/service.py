@@ -46,6 +46,29 @@ from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, Neur
 TENSOR_GROUPS = ("weights", "biases", "state")
 
 
+class _KeyframeIndex:
+    """``index[chunk]`` is the keyframe chunk that ``chunk`` is (transitively) a delta on."""
+
+    def __init__(
+        self, resolve: Callable[[Any], dict[int, ChunkEntry]], deltas: list[ChunkEntry]
+    ) -> None:
+        self._roots: dict[int | None, ChunkEntry] = {}
+        known: dict[int, ChunkEntry] = {}
+        wanted = {c.base_chunk_pk for c in deltas} - {None}
+        while wanted:
+            found = resolve(wanted)
+            known.update(found)
+            wanted = {c.base_chunk_pk for c in found.values()} - {None} - known.keys()
+        for chunk in deltas:
+            root = chunk
+            while root.base_chunk_pk is not None:
+                root = known[root.base_chunk_pk]
+            self._roots[chunk.pk] = root
+
+    def __getitem__(self, chunk: ChunkEntry) -> ChunkEntry:
+        return self._roots[chunk.pk]
+
+
 @dataclass(frozen=True, slots=True)
 class _Located:
     model: ModelRow
@@ -120,7 +143,7 @@ class ModelVersionService:
             self.executor,
             self.policy,
             base_provider=self._base_raw,
-            keyframe_of=self._keyframe_of,
+            keyframe_of=self._keyframes_of(parent_manifest).__getitem__,
             cache=self.cache,
             window_bytes=self.window_bytes,
         )
@@ -279,11 +302,16 @@ class ModelVersionService:
             self.cache.put(chunk.raw_hash, raw)
         return raw
 
-    def _keyframe_of(self, chunk: ChunkEntry) -> ChunkEntry:
-        """The full frame at the root of a chunk's delta chain."""
-        while chunk.base_chunk_pk is not None:
-            chunk = self._resolve_chunks([chunk.base_chunk_pk])[chunk.base_chunk_pk]
-        return chunk
+    def _keyframes_of(self, parent: dict[tuple[str, str], TensorEntry]) -> _KeyframeIndex:
+        """Parent chunk -> the full frame at the root of its delta chain, resolved with
+        one query per chain level for the whole version (not one per chunk while
+        encoding). A keyframe-layout chain has one level."""
+        if self.policy.delta_base != "keyframe":
+            return _KeyframeIndex(self._resolve_chunks, [])  # deltas go on the parent itself
+        return _KeyframeIndex(
+            self._resolve_chunks,
+            [c for t in parent.values() for c in t.chunks if c.base_chunk_pk is not None],
+        )
 
     def _resolve_chunks(self, pks: Any) -> dict[int, ChunkEntry]:
         with self.meta.read() as session:
