@@ -28,6 +28,7 @@ from swarmstore.records.registry import (
     PromotionBlockedError,
     promote,
 )
+from tests.lifecycle import helpers_governance as governance_seeds
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -110,44 +111,12 @@ def seed_experiment(**changes: Any) -> dict[str, Any]:
 
 
 def seed_registry(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": "registry_001",
-        "name": "ImageClassifier",
-        "description": "Production-ready image classification model",
-        "category": "computer_vision",
-        "useCase": "image_classification",
-        "modelVersions": ["model_001_v1.0", "model_001_v1.1"],
-        "latestVersion": "model_001_v1.1",
-        "performance": {"benchmarkScores": {"accuracy": 0.95, "f1Score": 0.94}},
-        "deployment": {"status": "staging", "environments": ["staging", "production"]},
-        "governance": {"owner": "ml_team", "approvers": ["tech_lead", "ml_architect"]},
-        "lineage": {"parentModels": [], "datasetLineage": ["dataset_001"]},
-    }
-    data.update(changes)
-    return data
+    """The seed's registry example, naming its dataset lineage as the seed does."""
+    lineage = {"parentModels": [], "datasetLineage": ["dataset_001"]}
+    return governance_seeds.seed_registry(**{"lineage": lineage, **changes})
 
 
-def seed_deployment(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "modelId": "model_001",
-        "version": "v1.1",
-        "environment": "production",
-        "config": {
-            "batchSize": 32,
-            "maxConcurrency": 100,
-            "timeout": 5000,
-            "scaling": {"minReplicas": 2, "maxReplicas": 10, "targetCPU": 70, "targetMemory": 80},
-            "resources": {"cpu": "2000m", "memory": "4Gi", "gpu": "1"},
-        },
-        "monitoring": {
-            "metricsInterval": 30000,
-            "alertThresholds": {"accuracy": 0.9},
-            "logLevel": "info",
-        },
-    }
-    data.update(changes)
-    return data
-
+seed_deployment = governance_seeds.seed_deployment
 
 RECORDS = [
     (TrainingDataset, seed_dataset),
