@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from swarmstore.meta import (  # noqa: F401  (imported to register their tables)
     tables_lineage,
+    tables_metrics,
     tables_registry,
     tables_training,
 )

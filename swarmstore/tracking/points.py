@@ -1,17 +1,19 @@
-"""Metric points: the narrow ``metric_points`` rows, written in bulk, read as columns.
+"""Metric points: the narrow ``metric_points`` rows (written in bulk) and ``MetricHistory``.
 
-A point is ``(key, step, epoch, value, wall_time)``. SQLite cannot store NaN
-(it becomes NULL), so non-finite values are written as NULL plus a code
-(``tables_training.NAN`` / ``POS_INF`` / ``NEG_INF``) and restored on read.
-Reads return ``MetricHistory``: numpy columns in step order (cheap for 20k
-points, and what plotting or analysis wants), iterable as ``MetricPoint``s,
-convertible to a ``pyarrow.Table``.
+A point is ``(key, step, epoch, value, wall_time)``. The per-point rows serve
+filtered analytics queries (``swarmstore.analytics.training_sql``); histories
+are read from the columnar blocks (``swarmstore.tracking.blocks``) written in
+the same transaction. SQLite cannot store NaN (it becomes NULL), so a
+non-finite value is written here as NULL plus a code
+(``tables_training.NAN`` / ``POS_INF`` / ``NEG_INF``).
+``MetricHistory``: numpy columns in step order (cheap for 20k points, and
+what plotting or analysis wants), iterable as ``MetricPoint``s, convertible
+to a ``pyarrow.Table``.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import bindparam, func, insert, literal_column, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -30,10 +32,6 @@ from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, Metri
 #: (key, step, epoch or None, value, wall time) as buffered by a run
 Point = tuple[str, int, int | None, float, float]
 
-_DECODE = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
-# +inf as a SQL literal: SQLite reads an overflowing number as inf; PostgreSQL
-# casts the untyped literal 'Infinity' to float8
-_INF_LITERAL = {"sqlite": "9e999"}
 _INSERT_BATCH = 10_000
 
 
@@ -172,92 +170,3 @@ class MetricHistory:
                 "nonFinite": pa.array(self.non_finite, pa.bool_()),
             }
         )
-
-
-@lru_cache(maxsize=16)
-def _select_sql(dialect: Dialect, all_keys: bool, flagged_only: bool) -> str:
-    """The history SELECT in the driver's paramstyle. Every column comes back
-    numeric (a NULL epoch as -1, the NULL of a non-finite value as +inf; no
-    stored value is infinite), so rows convert to one float array in C."""
-    t = MetricPointRow.__table__.c
-    if flagged_only:
-        columns: list[Any] = [t.non_finite]
-    else:
-        columns = [
-            t.step,
-            func.coalesce(t.epoch, literal_column("-1")),
-            func.coalesce(t.value, literal_column(_INF_LITERAL.get(dialect.name, "'Infinity'"))),
-            t.wall_time,
-        ]
-    query = select(*columns).where(t.experiment_pk == bindparam("pk"))
-    if not all_keys:
-        query = query.where(t.key == bindparam("key"))
-    if flagged_only:
-        query = query.where(t.non_finite != literal_column(str(FINITE)))
-    return str(query.order_by(t.step, t.pk).compile(dialect=dialect))
-
-
-def _keys_sql(dialect: Dialect) -> str:
-    t = MetricPointRow.__table__.c
-    query = select(t.key).where(t.experiment_pk == bindparam("pk")).order_by(t.step, t.pk)
-    return str(query.compile(dialect=dialect))
-
-
-def _params(dialect: Dialect, pk: int, key: str | None) -> Any:
-    named = {"pk": pk} if key is None else {"pk": pk, "key": key}
-    if dialect.positional:
-        return tuple(named.values())
-    return named
-
-
-def _fetch(session: Session, sql: str, params: Any) -> list[Any]:
-    """Rows straight from the DBAPI cursor, in the session's transaction."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        with _no_gc():
-            return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-def read_history(
-    session: Session, experiment_pk: int, experiment_id: str, key: str | None
-) -> MetricHistory:
-    """Points of one experiment (one key, or all) in (step, write) order.
-
-    One indexed SELECT of four numeric columns through the driver, turned into
-    one float array in C; the keys (all-keys reads only) and the codes of
-    non-finite points (rare) come from further SELECTs in the same order."""
-    dialect = session.connection().dialect
-    params = _params(dialect, experiment_pk, key)
-    rows = _fetch(session, _select_sql(dialect, key is None, False), params)
-    n = len(rows)
-    try:
-        flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, 4 * n)
-    except (TypeError, ValueError):  # a driver that returns Decimal or str
-        flat = np.array(rows, dtype=np.float64)
-    table = flat.reshape(n, 4)
-    values = np.ascontiguousarray(table[:, 2])
-    flagged = np.isinf(values)
-    if flagged.any():
-        codes = _fetch(session, _select_sql(dialect, key is None, True), params)
-        positions = np.flatnonzero(flagged)
-        if len(codes) != len(positions):
-            raise RuntimeError("metric points changed during the read")
-        for i, (code,) in zip(positions, codes, strict=True):
-            values[i] = _DECODE[int(code)]
-    keys = (
-        [key] * n
-        if key is not None
-        else [k for (k,) in _fetch(session, _keys_sql(dialect), params)]
-    )
-    return MetricHistory(
-        experiment_id=experiment_id,
-        keys=keys,
-        steps=table[:, 0].astype(np.int64),
-        epochs=table[:, 1].astype(np.int64),
-        values=values,
-        wall_times=np.ascontiguousarray(table[:, 3]),
-        non_finite=flagged,
-    )

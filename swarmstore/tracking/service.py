@@ -44,7 +44,8 @@ from swarmstore.records.base import utc_now
 from swarmstore.records.experiment import Hyperparameters, TrainingExperiment
 from swarmstore.tracking import refs as rf
 from swarmstore.tracking import rows
-from swarmstore.tracking.points import MetricHistory, Point, insert_points, read_history
+from swarmstore.tracking.blocks import insert_blocks, read_history
+from swarmstore.tracking.points import MetricHistory, Point, insert_points
 
 if TYPE_CHECKING:
     from swarmstore.tracking.run import ExperimentRun
@@ -240,6 +241,7 @@ class ExperimentService:
         with self.meta.write() as session:
             if points:
                 insert_points(session, pk, points)
+                insert_blocks(session, pk, points)
             if record is not None:
                 row = session.get(ExperimentRow, pk)
                 if row is None:
@@ -284,6 +286,7 @@ class ExperimentService:
         with self.meta.write() as session:
             if points:
                 insert_points(session, pk, points)
+                insert_blocks(session, pk, points)
             row = session.get(ExperimentRow, pk)
             if row is None:
                 raise ExperimentNotFoundError(f"experiment row {pk} vanished", pk=pk)
