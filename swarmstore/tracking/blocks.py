@@ -53,13 +53,13 @@ def insert_blocks(session: Session, experiment_pk: int, points: Sequence[Point])
         if epochs.count(None) == n
         else np.asarray([-1 if e is None else e for e in epochs], dtype=_I8)
     )
-    names: dict[str, int] = {}
-    codes = [names.setdefault(k, len(names)) for k in keys]
+    names = dict.fromkeys(keys)  # in order of first appearance
     if len(names) == 1:
         groups = [(keys[0], np.arange(n))]
     else:
-        code_arr = np.asarray(codes, dtype=np.int64)
-        groups = [(name, np.flatnonzero(code_arr == c)) for name, c in names.items()]
+        lookup = {name: code for code, name in enumerate(names)}
+        codes = np.fromiter(map(lookup.__getitem__, keys), np.int64, n)
+        groups = [(name, np.flatnonzero(codes == c)) for name, c in lookup.items()]
     rows = []
     for name, idx in groups:
         first, last_i = int(idx[0]), int(idx[-1])

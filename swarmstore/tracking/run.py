@@ -53,6 +53,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _COLUMNS = {alias: name for name, aliases in _ALIASES.items() for alias in (name, *aliases)}
 _FINISHED: tuple[ExperimentStatus, ...] = ("completed", "failed", "paused")
+# what the step (BIGINT) and epoch (INTEGER) columns hold; checked when logged,
+# so a bad value raises at the call instead of failing every later flush
+_MAX_STEP, _MAX_EPOCH = 2**63 - 1, 2**31 - 1
 
 
 def _number(key: object, value: Any) -> float:
@@ -143,10 +146,10 @@ class ExperimentRun:
     def log_metrics(self, step: int, *, epoch: int | None = None, **values: float) -> None:
         """Buffer one value per keyword at ``step`` (see the module docstring)."""
         self._live()
-        if type(step) is not int:
+        if type(step) is not int or not 0 <= step <= _MAX_STEP:
             step = self._integer("step", step)
-        if epoch is not None and type(epoch) is not int:
-            epoch = self._integer("epoch", epoch)
+        if epoch is not None and (type(epoch) is not int or not 0 <= epoch <= _MAX_EPOCH):
+            epoch = self._integer("epoch", epoch, _MAX_EPOCH)
         now = time.time()
         points = []
         for key, value in values.items():
@@ -174,7 +177,7 @@ class ExperimentRun:
                 raise InvalidRecordError(
                     f"a point must be (key, step, value), got {entry!r}"
                 ) from None
-            if type(step) is not int:
+            if type(step) is not int or not 0 <= step <= _MAX_STEP:
                 step = self._integer("step", step)
             batch.append(
                 (
@@ -199,7 +202,7 @@ class ExperimentRun:
 
         Epochs must increase (``InvalidFieldError`` otherwise, nothing logged)."""
         self._live()
-        epoch = self._integer("epoch", epoch)
+        epoch = self._integer("epoch", epoch, _MAX_EPOCH)
         if not isinstance(metrics, Mapping):
             raise InvalidRecordError(
                 f"epoch metrics must be a mapping, not {type(metrics).__name__}"
@@ -329,12 +332,12 @@ class ExperimentRun:
     # -- helpers -----------------------------------------------------------------
 
     @staticmethod
-    def _integer(name: str, value: Any) -> int:
+    def _integer(name: str, value: Any, most: int = _MAX_STEP) -> int:
         if isinstance(value, bool) or not hasattr(value, "__index__"):
             raise InvalidRecordError(f"{name} must be an int, got {value!r}")
         number = int(value.__index__())
-        if number < 0:
-            raise InvalidRecordError(f"{name} must be >= 0, got {number}")
+        if not 0 <= number <= most:
+            raise InvalidRecordError(f"{name} must be in 0..{most}, got {number}")
         return number
 
     @staticmethod

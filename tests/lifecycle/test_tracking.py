@@ -185,8 +185,20 @@ def test_bad_starts_and_bad_logging_leave_the_store_unchanged(
     run.log_epoch(3, {"loss": 1.0})
     with pytest.raises(InvalidFieldError):
         run.log_epoch(2, {"loss": 1.0})
+    # steps and epochs the columns cannot hold raise at the call, not at every later flush
+    for step, epoch in ((-1, None), (2**63, None), (0, -1), (0, 2**31)):
+        with pytest.raises(InvalidRecordError):
+            run.log_metrics(step, epoch=epoch, loss=1.0)
+    with pytest.raises(InvalidRecordError):
+        run.log_batch([("ok", 1, 1.0), ("big", 2**63, 1.0)])
+    with pytest.raises(InvalidRecordError):
+        run.log_epoch(2**31, {"loss": 1.0})
     run.flush()
     assert len(db.get_metric_history("s", "z")) == 0  # the bad batch wrote nothing
+    run.log_metrics(2**63 - 1, epoch=2**31 - 1, loss=1.0)  # the largest ones are fine
+    run.flush()
+    history = db.get_metric_history("s", "z")
+    assert history.steps.tolist() == [2**63 - 1] and history.epochs.tolist() == [2**31 - 1]
     assert len(run.finish().metrics.training_history) == 1
 
 
