@@ -1,9 +1,10 @@
 """Decode a manifest back into tensors, verifying every chunk.
 
 Chunks decode on a thread pool (the codec releases the GIL); a delta chunk
-first decodes its base chain (at most ``keyframe_interval`` frames). Every
-decoded chunk is re-hashed; any mismatch, missing blob or bad frame is a
-``CorruptDataError`` naming the tensor — bad tensors are never returned.
+restores its base chain (at most ``keyframe_interval`` frames) in its own
+output slot, each delta added in place. Every decoded chunk is re-hashed; any
+mismatch, missing blob or bad frame is a ``CorruptDataError`` naming the tensor
+and the broken blob — bad tensors are never returned.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from swarmstore.blobs import BlobStore
 from swarmstore.checkpoints.hashing import raw_hash
 from swarmstore.checkpoints.manifest import ChunkEntry, TensorEntry
 from swarmstore.checkpoints.tensors import tensor_from_bytes
-from swarmstore.codec import decode_chunk_into
+from swarmstore.codec import decode_chunk_into, native
 from swarmstore.errors import CodecError, CorruptDataError
 
 ResolveChunks = Callable[[Iterable[int]], dict[int, ChunkEntry]]
@@ -69,6 +70,11 @@ class RawChunkCache:
                 self._size -= len(evicted)
 
 
+def _uninitialized(size: int) -> bytearray:
+    kernels = native.KERNELS
+    return kernels.empty_bytearray(size) if kernels is not None else bytearray(size)
+
+
 class ChunkReader:
     def __init__(
         self, blobs: BlobStore, resolve: ResolveChunks, cache: RawChunkCache | None = None
@@ -95,22 +101,81 @@ class ChunkReader:
         return known
 
     def decode(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
-        out = bytearray(chunk.raw_length)
+        out = _uninitialized(chunk.raw_length)  # every byte is decoded over
         self.decode_into(chunk, dtype, chain, memoryview(out))
         return out
 
     def decode_into(
         self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry], out: memoryview
     ) -> None:
-        """Decode a chunk straight into ``out`` (its slice of the tensor), then verify it."""
-        base: bytes | bytearray | None = None
-        if chunk.base_chunk_pk is not None:
-            base_chunk = chain.get(chunk.base_chunk_pk)
-            if base_chunk is None:
-                base_chunk = self.chain_of([chunk])[chunk.base_chunk_pk]
-            base = self.cache.get(base_chunk.raw_hash) if self.cache else None
+        """Decode a chunk straight into ``out`` (its slice of the tensor), then verify it.
+
+        A delta chunk restores its chain in ``out`` itself: the keyframe (or a
+        cached base), then each delta added on top in place. Only the result is
+        hashed: each step is a bijection given its delta, so a bad link anywhere
+        fails that hash, and the chain is then re-read link by link to name it.
+        """
+        if len(out) != chunk.raw_length:
+            raise _ChunkFault(
+                f"manifest says {chunk.raw_length} raw bytes, the tensor slot has {len(out)}",
+                chunk.blob_key,
+            )
+        links, cached_root = self._links(chunk, chain)
+        self._restore(links, cached_root, dtype, out, check_each=False)
+        if raw_hash(out) != chunk.raw_hash:
+            if len(links) > 1:
+                scratch = memoryview(_uninitialized(len(out)))
+                self._restore(links, cached_root, dtype, scratch, check_each=True)
+            raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
+
+    def _links(
+        self, chunk: ChunkEntry, chain: dict[int, ChunkEntry]
+    ) -> tuple[list[ChunkEntry], bytes | None]:
+        """``chunk`` and its bases, newest first, down to a keyframe or to a base
+        whose raw bytes are cached (returned with it)."""
+        links = [chunk]
+        while links[-1].base_chunk_pk is not None:
+            pk = links[-1].base_chunk_pk
+            base = chain.get(pk)
             if base is None:
-                base = self.decode(base_chunk, dtype, chain)
+                base = self.chain_of([links[-1]])[pk]
+            if base.raw_length != chunk.raw_length:
+                raise _ChunkFault(
+                    f"delta base has {base.raw_length} raw bytes, the chunk {chunk.raw_length}",
+                    base.blob_key,
+                )
+            links.append(base)
+            cached = self.cache.get(base.raw_hash) if self.cache is not None else None
+            if cached is not None:
+                return links, cached
+        return links, None
+
+    def _restore(
+        self,
+        links: list[ChunkEntry],
+        cached_root: bytes | None,
+        dtype: str,
+        out: memoryview,
+        *,
+        check_each: bool,
+    ) -> None:
+        """Apply ``links`` oldest first into ``out`` (starting from ``cached_root``
+        when given); ``check_each`` hashes every step, to name the broken one."""
+        steps = links[::-1]
+        if cached_root is not None:
+            out[:] = cached_root
+            steps = steps[1:]
+        for link in steps:
+            frame = self._frame(link)
+            try:
+                base = out if link.base_chunk_pk is not None else None
+                decode_chunk_into(frame, dtype, out, base, verify=False)
+            except CodecError as exc:
+                raise _ChunkFault(f"frame does not decode ({exc})", link.blob_key) from None
+            if check_each and raw_hash(out) != link.raw_hash:
+                raise _ChunkFault("raw bytes fail their hash", link.blob_key)
+
+    def _frame(self, chunk: ChunkEntry) -> bytes | bytearray | memoryview:
         try:
             frame = self.blobs.get(chunk.blob_key)
         except FileNotFoundError:
@@ -119,17 +184,7 @@ class ChunkReader:
             raise _ChunkFault(
                 f"blob has {len(frame)} bytes, manifest says {chunk.encoded_length}", chunk.blob_key
             )
-        if len(out) != chunk.raw_length:
-            raise _ChunkFault(
-                f"manifest says {chunk.raw_length} raw bytes, the tensor slot has {len(out)}",
-                chunk.blob_key,
-            )
-        try:
-            decode_chunk_into(frame, dtype, out, base)
-        except CodecError as exc:
-            raise _ChunkFault(f"frame does not decode ({exc})", chunk.blob_key) from None
-        if raw_hash(out) != chunk.raw_hash:
-            raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
+        return frame
 
     def decode_verified(
         self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]

@@ -362,6 +362,69 @@ done:
     return result;
 }
 
+/* join_apply(planes, width, sub, dst): dst holds the base; each element becomes
+ * base + unzigzag(joined delta) ("sub") or base ^ joined delta, in one pass.
+ * Restores a delta frame on top of its base without a second buffer. */
+#define JOIN_APPLY_LOOP(T, W)                                                       \
+    static void join_apply_##W(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, \
+                               int sub) {                                           \
+        for (Py_ssize_t i = 0; i < n; i++) {                                        \
+            T z = 0, y;                                                             \
+            for (int b = 0; b < W; b++) z |= (T)((T)p[b][i] << (8 * b));            \
+            memcpy(&y, dst + (Py_ssize_t)W * i, W);                                 \
+            T x = sub ? (T)((T)((T)(z >> 1) ^ (T)(0 - (T)(z & 1))) + y) : (T)(z ^ y);\
+            memcpy(dst + (Py_ssize_t)W * i, &x, W);                                 \
+        }                                                                           \
+    }
+JOIN_APPLY_LOOP(uint8_t, 1)
+JOIN_APPLY_LOOP(uint16_t, 2)
+JOIN_APPLY_LOOP(uint32_t, 4)
+JOIN_APPLY_LOOP(uint64_t, 8)
+
+static PyObject *k_join_apply(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *seq;
+    int width, sub;
+    Py_buffer dst;
+    if (!PyArg_ParseTuple(args, "Oipw*", &seq, &width, &sub, &dst)) return NULL;
+    PyObject *result = NULL;
+    Py_buffer planes[8];
+    const uint8_t *ptrs[8];
+    Py_ssize_t got = 0, count = PySequence_Size(seq);
+    if ((width != 1 && width != 2 && width != 4 && width != 8) || count != width ||
+        dst.len % width) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "join_apply: bad width, plane count or size");
+        goto done;
+    }
+    Py_ssize_t n = dst.len / width;
+    for (; got < width; got++) {
+        PyObject *item = PySequence_GetItem(seq, got);
+        if (item == NULL) goto done;
+        int rc = PyObject_GetBuffer(item, &planes[got], PyBUF_SIMPLE);
+        Py_DECREF(item);
+        if (rc < 0) goto done;
+        if (planes[got].len != n) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "join_apply: plane length mismatch");
+            goto done;
+        }
+        ptrs[got] = planes[got].buf;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    if (width == 1) join_apply_1(ptrs, dst.buf, n, sub);
+    else if (width == 2) join_apply_2(ptrs, dst.buf, n, sub);
+    else if (width == 4) join_apply_4(ptrs, dst.buf, n, sub);
+    else join_apply_8(ptrs, dst.buf, n, sub);
+    Py_END_ALLOW_THREADS;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&planes[i]);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
 /* empty_bytearray(n): a bytearray whose bytes are NOT zeroed, for outputs that
  * the decoder overwrites entirely (bytearray(n) memsets them first). */
 static PyObject *k_empty_bytearray(PyObject *self, PyObject *args) {
@@ -384,6 +447,7 @@ static PyMethodDef methods[] = {
     {"join", k_join, METH_VARARGS, "join(planes, rotate, dst): inverse of split"},
     {"nib_pack", k_nib_pack, METH_VARARGS, "nib_pack(plane, base, packed, escapes) -> count"},
     {"nib_unpack", k_nib_unpack, METH_VARARGS, "nib_unpack(packed, base, escapes, out)"},
+    {"join_apply", k_join_apply, METH_VARARGS, "join_apply(planes, width, sub, dst): in place"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -68,6 +68,23 @@ class Delta:
             return
         self.decode_inplace_numpy(delta, base)
 
+    def apply_planes(self, planes: list[np.ndarray], out: np.ndarray) -> None:
+        """``out`` holds the base; add (or XOR) the delta given as its ``width``
+        byte planes, in place: the chain step of a restore, one pass with the
+        kernels."""
+        kernels = native.KERNELS
+        if kernels is not None:
+            kernels.join_apply(planes, self.width, self.op == "sub", out)
+            return
+        self.apply_planes_numpy(planes, out)
+
+    def apply_planes_numpy(self, planes: list[np.ndarray], out: np.ndarray) -> None:
+        joined = np.empty(out.size, dtype=np.uint8)
+        for b, plane in enumerate(planes):
+            joined[b :: self.width] = plane
+        self.decode_inplace_numpy(joined, out)
+        out[:] = joined
+
     def decode_inplace_numpy(self, delta: np.ndarray, base: np.ndarray) -> None:
         d = delta.view(_UINT[self.width])
         b = base.view(_UINT[self.width])

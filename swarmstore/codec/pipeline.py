@@ -300,7 +300,7 @@ def encode_chunk(
 
 
 def _decode_v2_into(
-    header: dict[str, Any], payload: memoryview, out_u8: np.ndarray, base: Any
+    header: dict[str, Any], payload: memoryview, out_u8: np.ndarray, base: Any, verify: bool
 ) -> None:
     raw_length = out_u8.size
     if header.get("len") != raw_length:
@@ -344,47 +344,64 @@ def _decode_v2_into(
     if any(type(s) is not int or s < 0 for s in sizes) or sum(sizes) != len(payload):
         raise CodecError(f"stream sizes {sizes!r} do not match the {len(payload)}-byte payload")
     base_u8: np.ndarray | None = None
+    in_place = False
     if delta is not None:
         if base is None:
             raise CodecError("delta frame needs its base chunk to decode")
         base_u8 = _as_u8(base)
         if base_u8.size != raw_length:
             raise CodecError(f"base has {base_u8.size} bytes, frame expects {raw_length}")
-        if np.may_share_memory(base_u8, out_u8):
+        in_place = _same_buffer(base_u8, out_u8) and rotate is None and delta.width == width
+        if not in_place and np.may_share_memory(base_u8, out_u8):
             base_u8 = base_u8.copy()  # decoding overwrites ``out`` before it adds the base
 
     plane_len = raw_length // width
-    if width == 1:
+    if in_place:  # ``out`` holds the base: add the joined delta planes to it in one pass
+        assert delta is not None
+        delta.apply_planes(_decode_planes(streams, sizes, payload, plane_len), out_u8)
+    elif width == 1:
         streams[0].decode_into(payload[: sizes[0]], out_u8.data)
     else:
-        planes_buf = scratch("dec.planes", raw_length)
-        planes: list[Any] = []
-        pos = 0
-        for i, (coder, size) in enumerate(zip(streams, sizes, strict=True)):
-            if isinstance(coder, Raw):  # join straight from the frame
-                if size != plane_len:
-                    raise CodecError(f"raw plane has {size} bytes, expected {plane_len}")
-                planes.append(np.frombuffer(payload[pos : pos + size], dtype=np.uint8))
-            elif isinstance(coder, Zstd | ZstdLiterals):  # join from zstd's own output
-                got = decompress_zstd(payload[pos : pos + size], plane_len)
-                planes.append(np.frombuffer(got, dtype=np.uint8))
-            else:
-                target = planes_buf[i * plane_len : (i + 1) * plane_len]
-                coder.decode_into(payload[pos : pos + size], target.data)
-                planes.append(target)
-            pos += size
+        planes = _decode_planes(streams, sizes, payload, plane_len)
         fused = rotate is None or rotate.width == width
         join_planes_into(planes, out_u8, width, rotate is not None and fused)
         if rotate is not None and not fused:
             rotate.decode_inplace(out_u8)
     if rotate is not None and width == 1:
         rotate.decode_inplace(out_u8)
-    if delta is not None:
+    if delta is not None and not in_place:
         assert base_u8 is not None
         delta.decode_inplace(out_u8, base_u8)
-    digest = header.get("xxh3")
-    if digest != xxhash.xxh3_64_hexdigest(out_u8.data):
+    if verify and header.get("xxh3") != xxhash.xxh3_64_hexdigest(out_u8.data):
         raise CodecError("decoded chunk fails its checksum (corrupt frame or wrong base)")
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a.size == b.size and a.ctypes.data == b.ctypes.data)
+
+
+def _decode_planes(
+    streams: list[Any], sizes: list[int], payload: memoryview, plane_len: int
+) -> list[np.ndarray]:
+    """Each stream's plane: a view of the frame (raw), of zstd's output, or of this
+    thread's scratch; never of the caller's output buffer."""
+    planes_buf = scratch("dec.planes", plane_len * len(streams))
+    planes: list[np.ndarray] = []
+    pos = 0
+    for i, (coder, size) in enumerate(zip(streams, sizes, strict=True)):
+        if isinstance(coder, Raw):  # join straight from the frame
+            if size != plane_len:
+                raise CodecError(f"raw plane has {size} bytes, expected {plane_len}")
+            planes.append(np.frombuffer(payload[pos : pos + size], dtype=np.uint8))
+        elif isinstance(coder, Zstd | ZstdLiterals):  # join from zstd's own output
+            got = decompress_zstd(payload[pos : pos + size], plane_len)
+            planes.append(np.frombuffer(got, dtype=np.uint8))
+        else:
+            target = planes_buf[i * plane_len : (i + 1) * plane_len]
+            coder.decode_into(payload[pos : pos + size], target.data)
+            planes.append(target)
+        pos += size
+    return planes
 
 
 def _decode_v1(header: dict[str, Any], payload: memoryview, raw_length: int) -> bytearray:
@@ -420,12 +437,17 @@ def decode_chunk_into(
     dtype: str,
     out: bytearray | memoryview,
     base: bytes | bytearray | memoryview | None = None,
+    *,
+    verify: bool = True,
 ) -> None:
     """``decode_chunk`` into the caller's writable buffer of exactly the raw length.
 
     Saves the allocation and a copy when restoring straight into a tensor. On an
-    error ``out`` holds garbage. ``out`` may be the base's own buffer (an
-    in-place chain step): the base is then copied first.
+    error ``out`` holds garbage. ``base`` may be ``out`` itself (a chain step in
+    place: ``out`` holds the base and the delta is added to it in one pass).
+    ``verify=False`` skips the frame's own checksum, for callers that hash the
+    result themselves (a chain checks only its last step: every step is a
+    bijection given the delta, so a bad base or frame still fails that hash).
     """
     view = memoryview(out)
     if view.readonly:
@@ -436,7 +458,7 @@ def decode_chunk_into(
         if version == 1:
             out_u8[:] = np.frombuffer(_decode_v1(header, payload, out_u8.size), dtype=np.uint8)
         else:
-            _decode_v2_into(header, payload, out_u8, base)
+            _decode_v2_into(header, payload, out_u8, base, verify)
     except CodecError:
         raise
     except (

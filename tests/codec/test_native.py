@@ -122,6 +122,26 @@ def test_delta_kernels_match_numpy(width: int, op: str, data: st.DataObject) -> 
 
 
 @native
+@FAST
+@given(st.sampled_from([1, 2, 4, 8]), st.sampled_from(["sub", "xor"]), st.data())
+def test_join_apply_kernel_matches_numpy(width: int, op: str, data: st.DataObject) -> None:
+    """Planes of a delta added onto the base in place: kernel == numpy twin == target."""
+    from swarmstore.codec.delta import Delta
+
+    assert KERNELS is not None
+    n = data.draw(st.integers(0, 100)) * width
+    target = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    base = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    codec = Delta(op, width)
+    delta = codec.encode_numpy(target, base)
+    planes = [np.ascontiguousarray(delta[b::width]) for b in range(width)]
+    by_kernel, by_numpy = base.copy(), base.copy()
+    KERNELS.join_apply(planes, width, op == "sub", by_kernel)
+    codec.apply_planes_numpy(planes, by_numpy)
+    assert by_kernel.tobytes() == by_numpy.tobytes() == target.tobytes()
+
+
+@native
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float16", "float64"])
 def test_frames_identical_and_cross_decodable_without_kernels(
     dtype: str, monkeypatch: pytest.MonkeyPatch

@@ -9,8 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk, frame_codec_name
+from swarmstore.codec import (
+    CodecPolicy,
+    decode_chunk,
+    decode_chunk_into,
+    encode_chunk,
+    frame_codec_name,
+)
 from swarmstore.dtypes import DTYPES
+from swarmstore.errors import CodecError
 
 POLICIES = ["auto", "max", "fast", "none"]
 FAST = settings(deadline=None, max_examples=60)
@@ -66,6 +73,35 @@ def test_delta_round_trip(chunk: tuple[str, bytes], policy: str, data: st.DataOb
     encoded = encode_chunk(target, dtype, CodecPolicy(policy), base=base)
     out = decode_chunk(encoded.frame, dtype, len(target), base=base if encoded.is_delta else None)
     assert out == target
+
+
+@FAST
+@given(chunk=chunks(), policy=st.sampled_from(POLICIES), data=st.data())
+def test_delta_applied_in_place_over_its_base(
+    chunk: tuple[str, bytes], policy: str, data: st.DataObject
+) -> None:
+    """A restore decodes the base into the tensor's slot, then adds the delta there:
+    the same bytes as decoding into a fresh buffer."""
+    dtype, base = chunk
+    target = _mutate(base, DTYPES[dtype].itemsize, data)
+    encoded = encode_chunk(target, dtype, CodecPolicy(policy), base=base)
+    slot = bytearray(base)
+    decode_chunk_into(encoded.frame, dtype, slot, base=slot if encoded.is_delta else None)
+    assert slot == target
+
+
+def test_in_place_chain_step_with_a_wrong_base_fails_only_when_verified() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(4096).astype(np.float32)
+    target = (base + np.float32(1e-3)).tobytes()
+    encoded = encode_chunk(target, "float32", CodecPolicy(), base=base.tobytes())
+    assert encoded.is_delta
+    wrong = bytearray((base * 2).tobytes())
+    with pytest.raises(CodecError, match="checksum"):
+        decode_chunk_into(encoded.frame, "float32", wrong, base=wrong)
+    unchecked = bytearray((base * 2).tobytes())
+    decode_chunk_into(encoded.frame, "float32", unchecked, base=unchecked, verify=False)
+    assert unchecked != target  # the caller's own hash of the result must catch it
 
 
 def _special(dtype: str) -> np.ndarray:

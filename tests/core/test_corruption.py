@@ -82,9 +82,12 @@ def test_damaged_delta_base_fails_the_child_too(tmp_path: Path) -> None:
         )
         if child.metadata.checkpoint_type != "incremental":
             pytest.skip("codec chose a full frame; no chain to break")
-        flip_byte(_blob_of(tmp_path, db, "w"))  # the first chunk row: v1's keyframe
+        keyframe = _blob_of(tmp_path, db, "w")  # the first chunk row: v1's keyframe
+        flip_byte(keyframe)
     # A fresh process has no cached raw bytes of v1 and must decode the damaged base.
     with SwarmDatabaseManager.open(tmp_path, durability="normal") as db:
         with pytest.raises(CorruptDataError) as raised:
             db.get_neural_model("s", "model_001", "v2")
         assert raised.value.version == "v2"
+        # the chain is restored in place and hashed once; the error still names the bad link
+        assert raised.value.blob == keyframe.parent.name + keyframe.name
