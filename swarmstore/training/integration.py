@@ -109,6 +109,7 @@ class NeuralServiceIntegration:
         self._last_version: str | None = None
         self._last_shapes: dict[str, tuple[int, ...]] | None = None
         self.saved_versions: list[str] = []
+        self.save_wait_seconds = 0.0  # callbacks' time waiting for an earlier background save
         self.pruned_versions: list[str] = []
         self._closed = False
 
@@ -195,9 +196,13 @@ class NeuralServiceIntegration:
         values.pop("step", None)
         if epoch is None and logged_epoch is not None and math.isfinite(logged_epoch):
             epoch = int(logged_epoch)
+        record = None
         if values:
             run = self._run
-            self._defer(lambda: run.log_metrics(step, epoch=epoch, **values))
+
+            def record() -> None:
+                run.log_metrics(step, epoch=epoch, **values)
+
         self.step = step
         if (
             self.options.enable_auto_checkpointing
@@ -214,7 +219,10 @@ class NeuralServiceIntegration:
                 epoch=self.epoch if epoch is None else epoch,
                 metrics=values,
                 extra_state=extra_state,
+                before=record,
             )
+        if record is not None:
+            self._defer(record)
         return None
 
     def on_epoch_complete(
@@ -257,7 +265,6 @@ class NeuralServiceIntegration:
             run.log_epoch(epoch, values)
             self._announce(EPOCH_COMPLETED, epoch=epoch, step=step_now, metrics=_json_safe(values))
 
-        self._defer(record)
         self.epoch = epoch
         if (
             self.options.enable_auto_checkpointing
@@ -273,7 +280,9 @@ class NeuralServiceIntegration:
                 epoch=epoch,
                 metrics=values,
                 extra_state=extra_state,
+                before=record,
             )
+        self._defer(record)
         return None
 
     def on_model_save(
@@ -437,10 +446,10 @@ class NeuralServiceIntegration:
             return None, False
         return state.experiment_id, True
 
-    def _defer(self, job: Callable[[], None]) -> None:
+    def _defer(self, job: Callable[[], None], *, raise_first: bool = True) -> None:
         """Store bookkeeping in order with the saves: on the worker when saving in the
         background (the loop never waits on SQL), at once otherwise."""
-        self._saver.submit(job, bounded=False)
+        self._saver.submit(job, bounded=False, raise_first=raise_first)
 
     def _announce(self, name: str, **payload: Any) -> None:
         announce(
@@ -468,21 +477,36 @@ class NeuralServiceIntegration:
         extra_state: Mapping[str, Any] | None,
         version: str | None = None,
         tags: Sequence[str] = (),
+        before: Callable[[], None] | None = None,
     ) -> str:
+        """Snapshot now, then queue ``before`` (the callback's history rows) and the write.
+
+        With background saves the callback first waits while ``max_pending``
+        saves are still running (a real stall, counted in ``save_wait_seconds``),
+        then copies with the worker idle; ``before`` and the write are queued
+        last, so the worker's SQL never competes with the copy for the GIL.
+        """
         started = time.perf_counter()
+        waited = self._saver.wait_for_room()
+        self.save_wait_seconds += waited
         buffers = self._buffers.acquire() if self.options.async_save else None
         submitted = False
         try:
-            snapshot = take_snapshot(
-                model,
-                epoch=epoch,
-                step=self.step,
-                metrics=metrics,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                extra_state=extra_state,
-                buffers=buffers,
-            )
+            try:
+                snapshot = take_snapshot(
+                    model,
+                    epoch=epoch,
+                    step=self.step,
+                    metrics=metrics,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    extra_state=extra_state,
+                    buffers=buffers,
+                )
+            except BaseException:
+                if before is not None:
+                    self._defer(before, raise_first=False)  # the epoch is still recorded
+                raise
             if kind == "auto":
                 self.checkpoint_index += 1
             assert self.model_id is not None
@@ -508,13 +532,15 @@ class NeuralServiceIntegration:
                     if buffers is not None:
                         self._buffers.release(buffers)  # the next snapshot may reuse them
 
+            if before is not None:
+                self._defer(before, raise_first=False)  # recorded even if an earlier save failed
             self._saver.submit(write)
             submitted = True
         finally:
             if buffers is not None and not submitted:
                 self._buffers.release(buffers)
         if self._monitor is not None:
-            self._monitor.add_stall(time.perf_counter() - started)
+            self._monitor.add_stall(time.perf_counter() - started, waited)
         return name
 
     def _metadata(

@@ -32,6 +32,7 @@ class ResourceMonitor:
         self.storage_bytes = 0
         self.checkpoint_seconds = 0.0
         self.stall_seconds = 0.0
+        self.save_wait_seconds = 0.0
         self.checkpoints = 0
         self._gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         if self._gpu:
@@ -42,8 +43,10 @@ class ResourceMonitor:
         self.checkpoint_seconds += seconds
         self.checkpoints += 1
 
-    def add_stall(self, seconds: float) -> None:
+    def add_stall(self, seconds: float, waiting: float = 0.0) -> None:
+        """A callback's stall; ``waiting`` of it was spent on an earlier background save."""
         self.stall_seconds += seconds
+        self.save_wait_seconds += waiting
 
     def usage(self) -> dict[str, Any]:
         """The ``resourceUsage`` mapping (bytes, hours; extra keys in seconds)."""
@@ -58,6 +61,7 @@ class ResourceMonitor:
             "checkpoints": self.checkpoints,
             "checkpointWriteSeconds": self.checkpoint_seconds,
             "loopStallSeconds": self.stall_seconds,
+            "saveWaitSeconds": self.save_wait_seconds,
         }
         gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         if gpu:

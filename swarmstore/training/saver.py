@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -65,13 +66,36 @@ class CheckpointSaver:
         with self._lock:
             return sum(1 for f, bounded in self._pending if bounded and not f.done())
 
-    def submit(self, write: Callable[[], T], *, bounded: bool = True) -> Future[T]:
-        """Run ``write`` now (foreground) or queue it; raises an earlier save's error first.
+    def wait_for_room(self) -> float:
+        """Block until one more bounded save may be queued; returns the seconds waited.
+
+        A snapshot calls this before it copies, so the copy neither competes
+        with the save it waits for nor needs a second set of buffers.
+        """
+        if not self.background:
+            return 0.0
+        started = time.perf_counter()
+        waited = False
+        while True:
+            with self._lock:
+                heavy = [f for f, b in self._pending if b and not f.done()]
+            if len(heavy) < self.max_pending:
+                break
+            waited = True
+            heavy[0].exception()  # its error is collected by the next raise_pending
+        return time.perf_counter() - started if waited else 0.0
+
+    def submit(
+        self, write: Callable[[], T], *, bounded: bool = True, raise_first: bool = True
+    ) -> Future[T]:
+        """Run ``write`` now (foreground) or queue it; raises an earlier save's error first
+        (unless ``raise_first`` is False: bookkeeping that must be queued regardless).
 
         ``bounded`` jobs (snapshots: memory) count against ``max_pending``;
         small bookkeeping jobs (metric rows) only keep their place in order.
         """
-        self.raise_pending()
+        if raise_first:
+            self.raise_pending()
         if self._closed:
             raise RuntimeError("the checkpoint saver is closed")
         if not self.background:
@@ -86,7 +110,8 @@ class CheckpointSaver:
             heavy[0].exception()  # wait for the oldest; its error is collected below
             self._collect()
         self._collect()
-        self.raise_pending()
+        if raise_first:
+            self.raise_pending()
         if self._pool is None:
             _register_exit_hook()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"swarmstore-{self._name}")

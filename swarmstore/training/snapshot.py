@@ -5,6 +5,12 @@ thread: it reads the model's ``state_dict``, the optimizer's and scheduler's
 state and the RNG states, and (for background saves) copies every tensor to
 CPU memory the loop no longer touches. Tensors that share storage (tied
 weights) stay shared in the copy, so the store still records the alias.
+
+A background snapshot makes as few torch calls as it can: every torch call
+lets go of the GIL, and while the save worker runs Python (SQL, the codec's
+orchestration) taking it back can cost up to ``sys.getswitchinterval()``
+(5 ms). So the state_dict is read with ``keep_vars`` (no ``detach`` per
+tensor) and all tensors are copied by one ``torch._foreach_copy_``.
 """
 
 from __future__ import annotations
@@ -44,10 +50,14 @@ class TrainingSnapshot:
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def state_dict_of(model: Any) -> dict[str, torch.Tensor]:
-    """A module's ``state_dict()``, or a mapping of tensors given as is."""
+def state_dict_of(model: Any, *, keep_vars: bool = False) -> dict[str, torch.Tensor]:
+    """A module's ``state_dict()``, or a mapping of tensors given as is.
+
+    ``keep_vars`` returns the parameters themselves (no ``detach`` call per
+    tensor): for a snapshot that copies them at once under ``no_grad``.
+    """
     if isinstance(model, torch.nn.Module):
-        return dict(model.state_dict())
+        return dict(model.state_dict(keep_vars=keep_vars))
     if not isinstance(model, Mapping):
         raise InvalidRecordError(
             f"model must be a torch.nn.Module or a state_dict mapping, not {type(model).__name__}"
@@ -117,29 +127,50 @@ class SnapshotBuffers:
 
 
 def copy_into(
-    prefix: str, tensors: Mapping[str, torch.Tensor], buffers: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
-    """Copy each tensor into ``buffers[prefix + name]`` (made on first use or when the
-    shape or dtype changed); tensors that share storage (tied weights) share a copy."""
-    out: dict[str, torch.Tensor] = {}
-    first: dict[tuple[Any, ...], str] = {}
-    for name, tensor in tensors.items():
-        tensor = tensor.detach()
-        key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
-        if tensor.numel() and key in first:
-            out[name] = out[first[key]]
-            continue
-        slot = prefix + name
-        buffer = buffers.get(slot)
-        if buffer is None or buffer.shape != tensor.shape or buffer.dtype != tensor.dtype:
-            pinned = tensor.device.type == "cuda"
-            buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=pinned)
-            buffers[slot] = buffer
-        buffer.copy_(tensor)
-        if tensor.numel():
-            first[key] = name
-        out[name] = buffer
+    groups: Mapping[str, Mapping[str, torch.Tensor]], buffers: dict[str, torch.Tensor]
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Copy each ``groups[prefix][name]`` into ``buffers[prefix + name]`` (made on first
+    use or when the shape or dtype changed) with one batched copy; tensors that share
+    storage within a group (tied weights) share a copy. Returns the copies, grouped as given."""
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    sources: list[torch.Tensor] = []
+    targets: list[torch.Tensor] = []
+    for prefix, tensors in groups.items():
+        copies: dict[str, torch.Tensor] = {}
+        first: dict[tuple[Any, ...], torch.Tensor] = {}
+        for name, tensor in tensors.items():
+            shape, dtype, empty = tensor.shape, tensor.dtype, not tensor.numel()
+            key = (tensor.data_ptr(), dtype, shape, tensor.stride(), tensor.device)
+            if not empty and key in first:
+                copies[name] = first[key]
+                continue
+            slot = prefix + name
+            buffer = buffers.get(slot)
+            if buffer is None or buffer.dtype != dtype or buffer.shape != shape:
+                pinned = tensor.is_cuda
+                buffer = torch.empty(shape, dtype=dtype, pin_memory=pinned)
+                buffers[slot] = buffer
+            if not empty:
+                first[key] = buffer
+                sources.append(tensor)
+                targets.append(buffer)
+            copies[name] = buffer
+        out[prefix] = copies
+    _copy_all(targets, sources)
     return out
+
+
+def _copy_all(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+    """``targets[i].copy_(sources[i])`` for all i, in one torch call where torch can."""
+    with torch.no_grad():
+        if targets:
+            try:
+                torch._foreach_copy_(targets, sources)
+                return
+            except (RuntimeError, TypeError, NotImplementedError):
+                pass  # a dtype or device pair the fused copy refuses: copy one by one
+        for target, source in zip(targets, sources, strict=True):
+            target.copy_(source)
 
 
 def take_snapshot(
@@ -159,7 +190,7 @@ def take_snapshot(
     own right after); without, the snapshot aliases the live tensors and must
     be written before the loop goes on.
     """
-    weights = state_dict_of(model)
+    weights = state_dict_of(model, keep_vars=buffers is not None)
     state: dict[str, torch.Tensor] = {}
     skeleton: dict[str, Any] = {"rng": flatten("rng", capture_rng(), state)}
     if optimizer is not None:
@@ -169,9 +200,10 @@ def take_snapshot(
     if extra_state:
         skeleton["extra"] = flatten("extra", dict(extra_state), state)
     if buffers is not None:
-        weights = copy_into("weights/", weights, buffers)
-        state = copy_into("state/", state, buffers)
+        copies = copy_into({"weights/": weights, "state/": state}, buffers)
+        weights, state = copies["weights/"], copies["state/"]
     else:
+        weights = {name: t.detach() for name, t in weights.items()}
         state = {name: t.detach().cpu() for name, t in state.items()}
     clean, flagged = json_metrics(metrics)
     return TrainingSnapshot(weights, state, epoch, step, clean, flagged, skeleton)

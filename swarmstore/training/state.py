@@ -27,6 +27,8 @@ _DICT = "__dict__"
 _FLOAT = "__float__"
 _BYTES = "__bytes__"
 _MARKERS = frozenset({_TENSOR, _NDARRAY, _TUPLE, _DICT, _FLOAT, _BYTES})
+_PLAIN = frozenset({int, bool, str})
+_INT = {int}
 
 
 def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -35,8 +37,15 @@ def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     Raises ``InvalidRecordError`` naming the path of a leaf that cannot be
     stored (a function, an arbitrary object).
     """
+    kind = type(value)
+    if kind in _PLAIN or value is None:  # exact types first: this runs on the training thread
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {_FLOAT: repr(value)}
+    if kind is dict and all(type(k) is str for k in value) and _MARKERS.isdisjoint(value):
+        return {k: flatten(f"{prefix}/{k}", v, tensors) for k, v in value.items()}
     if isinstance(value, torch.Tensor):
-        tensors[prefix] = value.detach()
+        tensors[prefix] = value  # detached (or copied) by the caller: one torch call per save
         return {_TENSOR: prefix}
     if isinstance(value, np.ndarray):
         tensors[prefix] = torch.from_numpy(np.ascontiguousarray(value))
@@ -53,7 +62,7 @@ def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else {_FLOAT: repr(value)}
     if isinstance(value, tuple | list):
-        if all(type(v) is int for v in value):  # fast path: Python's RNG state, shapes
+        if not value or set(map(type, value)) == _INT:  # fast: Python's RNG state, shapes
             items: list[Any] = list(value)
         else:
             items = [flatten(f"{prefix}/{i}", v, tensors) for i, v in enumerate(value)]

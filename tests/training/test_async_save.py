@@ -53,6 +53,7 @@ def test_at_most_one_save_in_flight_unless_configured(db: SwarmDatabaseManager) 
     integration.on_training_start()
     integration.on_epoch_complete(0, {"loss": 1.0}, model)  # returns while its save is held
     assert integration.pending_saves == 1
+    assert integration.save_wait_seconds == 0.0
 
     second = threading.Thread(
         target=integration.on_epoch_complete, args=(1, {"loss": 1.0}, model), daemon=True
@@ -63,8 +64,12 @@ def test_at_most_one_save_in_flight_unless_configured(db: SwarmDatabaseManager) 
     release.set()
     second.join(30)
     assert not second.is_alive()
-    integration.on_training_complete()
+    assert integration.save_wait_seconds >= 0.5, "the wait is counted apart from the copy"
+    summary = integration.on_training_complete()
     assert len(db.list_model_versions(SWARM, "net")) == 2
+    usage = summary["resource_usage"]
+    assert usage["saveWaitSeconds"] >= 0.5
+    assert usage["loopStallSeconds"] >= usage["saveWaitSeconds"]
 
 
 def test_max_pending_saves_lets_two_queue(db: SwarmDatabaseManager) -> None:
