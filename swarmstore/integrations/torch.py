@@ -69,9 +69,15 @@ class SwarmCheckpointer:
         datasets: Sequence[str] | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
         name: str | None = None,
+        base_version: str | None = None,
     ) -> int:
         """Open the experiment; with ``resume`` ('latest', 'best', a version or True for
-        'latest') load that checkpoint first when there is one. Returns the epoch to run next."""
+        'latest') load that checkpoint first when there is one. Returns the epoch to run next.
+
+        ``base_version`` fine-tunes a stored version of this model: unless a
+        checkpoint was resumed, its weights are loaded into the model (the
+        optimizer starts fresh) and the first checkpoint is a delta against it.
+        """
         which = "latest" if resume is True else resume
         if which:
             try:
@@ -84,12 +90,18 @@ class SwarmCheckpointer:
                     self.optimizer if self.resumed.optimizer_state is not None else None,
                     self.scheduler if self.resumed.scheduler_state is not None else None,
                 )
+        if self.resumed is not None:
+            base_version = None  # the resumed checkpoint already descends from it
+        elif base_version is not None:
+            base = self.db.get_neural_model(self.swarm_id, self.model_id, base_version)
+            self.model.load_state_dict(base.weights)
         self.integration.on_training_start(
             experiment_id=experiment_id,
             datasets=datasets,
             hyperparameters=hyperparameters,
             name=name,
             resume_from=self.resumed,
+            base_version=base_version,
         )
         return self.resumed.next_epoch if self.resumed is not None else 0
 

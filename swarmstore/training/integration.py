@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from swarmstore.errors import (
     CallbackOrderError,
     CheckpointSaveError,
+    InvalidRecordError,
     NotFoundError,
     SwarmStoreError,
     VersionExistsError,
@@ -125,8 +126,16 @@ class NeuralServiceIntegration:
         datasets: Sequence[str] | None = None,
         tags: Sequence[str] = (),
         resume_from: ResumeState | None = None,
+        base_version: str | None = None,
     ) -> str:
-        """Open the experiment run; returns its id. ``resume_from`` goes on from a checkpoint."""
+        """Open the experiment run; returns its id. ``resume_from`` goes on from a checkpoint.
+
+        ``base_version``: a stored version of this model that the run starts
+        from (fine-tuning: its weights were loaded into the model). The first
+        checkpoint is a delta against it and names it as parent, instead of a
+        full frame with no lineage. Raises ``ModelNotFoundError`` if it does
+        not exist.
+        """
         self._check_open()
         self._saver.raise_pending()
         if self._phase == "running":
@@ -139,6 +148,14 @@ class NeuralServiceIntegration:
             raise CallbackOrderError(
                 "on_training_start needs model_id= (or options.model_id) to know what it trains"
             )
+        if base_version is not None:
+            if resume_from is not None:
+                raise InvalidRecordError(
+                    f"on_training_start got resume_from={resume_from.version!r} and "
+                    f"base_version={base_version!r}: a resumed run's parent is its checkpoint"
+                )
+            validate_id("version", base_version)
+            self._db._models.locate(self.swarm_id, model_id, base_version)  # raises if missing
         self.model_id = validate_id("model id", model_id)
         hp = {**self.options.hyperparameters, **dict(hyperparameters or {})}
         run_tags = [*self.options.tags, *tags]
@@ -169,10 +186,11 @@ class NeuralServiceIntegration:
             self._last_shapes = {n: tuple(t.shape) for n, t in resume_from.weights.items()}
         else:
             self.epoch, self.step, self.checkpoint_index = -1, 0, 0
-            self._last_version, self._last_shapes = None, None
+            self._last_version, self._last_shapes = base_version, None
         self._announce(
             TRAINING_STARTED,
             resumed_from=resume_from.version if resume_from else None,
+            base_version=base_version,
         )
         return self.experiment_id
 
