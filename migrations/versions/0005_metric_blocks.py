@@ -8,6 +8,11 @@ little-endian arrays (see ``swarmstore.meta.tables_metrics``); histories are
 read from it. Existing ``metric_points`` rows are copied into blocks (one per
 key per 100,000 points of an experiment, ordinals = the points' pks, which
 are in write order), so histories of older stores read the same.
+
+``metric_points`` keeps one row per point for analytics queries only, so its
+covering index (which served the old history read) is replaced by a narrow
+``(experiment_pk, key, step)`` one: every flush writes the index, and the
+covering one made each point's write a third dearer.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ branch_labels = None
 depends_on = None
 
 _CHUNK = 100_000
+_COVERING = ["experiment_pk", "key", "step", "pk", "epoch", "value", "wall_time", "non_finite"]
 _DECODE = {1: math.nan, 2: math.inf, 3: -math.inf}
 
 
@@ -123,9 +129,18 @@ def upgrade() -> None:
         unique=False,
     )
     _backfill(blocks)
+    op.drop_index("ix_metric_points_history", table_name="metric_points")
+    op.create_index(
+        "ix_metric_points_key_step",
+        "metric_points",
+        ["experiment_pk", "key", "step"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_metric_points_key_step", table_name="metric_points")
+    op.create_index("ix_metric_points_history", "metric_points", _COVERING, unique=False)
     op.drop_index("ix_metric_blocks_last_seq", table_name="metric_blocks")
     op.drop_index("ix_metric_blocks_history", table_name="metric_blocks")
     op.drop_table("metric_blocks")

@@ -13,10 +13,9 @@ to a ``pyarrow.Table``.
 
 from __future__ import annotations
 
-import gc
+import itertools
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,7 +31,9 @@ from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, Metri
 #: (key, step, epoch or None, value, wall time) as buffered by a run
 Point = tuple[str, int, int | None, float, float]
 
-_INSERT_BATCH = 10_000
+#: rows per INSERT statement (largest): 128 rows x 7 columns = 896 parameters,
+#: under SQLite's historic limit of 999 per statement
+_MAX_ROWS = 128
 
 
 def encode(value: float) -> tuple[float | None, int]:
@@ -47,52 +48,73 @@ def encode(value: float) -> tuple[float | None, int]:
 _COLUMNS = ("experiment_pk", "key", "step", "epoch", "value", "wall_time", "non_finite")
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while many row tuples are built: each burst of new
-    tuples would otherwise trigger collections over every object the process
-    holds (torch, SQLAlchemy), costing more than the rows themselves."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+@lru_cache(maxsize=32)
+def _insert_sql(dialect: Dialect, rows: int) -> tuple[str, tuple[str, ...] | None]:
+    """A ``rows``-row ``INSERT ... VALUES (...), (...)`` compiled once per dialect
+    and size, and its parameter names in row-major order (None when the driver's
+    paramstyle is positional). One statement of many rows costs SQLite far less
+    than ``executemany`` of one-row statements (a third less per point), and a
+    compiled string lets the parameters go to the driver as one flat tuple."""
+    stmt = insert(MetricPointRow).values([dict.fromkeys(_COLUMNS) for _ in range(rows)])
+    compiled = stmt.compile(dialect=dialect)
+    names = tuple(f"{column}_m{i}" for i in range(rows) for column in _COLUMNS)
+    order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.params)
+    if order != names:
+        raise RuntimeError(f"unexpected parameter order {order[:7]}...")
+    return str(compiled), None if compiled.positional else names
 
 
-@lru_cache(maxsize=8)
-def _insert_sql(dialect: Dialect) -> tuple[str, bool]:
-    """The INSERT in the driver's own paramstyle, compiled once per dialect: bulk
-    inserts then go straight to the driver's ``executemany`` (SQLAlchemy's
-    per-row parameter processing costs more than SQLite's insert itself)."""
-    compiled = insert(MetricPointRow).compile(dialect=dialect, column_keys=list(_COLUMNS))
-    if compiled.positional:
-        order = tuple(compiled.positiontup or ())
-        if order != _COLUMNS:
-            raise RuntimeError(f"unexpected parameter order {order}")
-    return str(compiled), bool(compiled.positional)
+def _chunks(n: int) -> Iterator[int]:
+    """Row counts of the statements for ``n`` rows: full ``_MAX_ROWS`` chunks, then
+    the remainder's powers of two (so at most 8 statement sizes are ever compiled)."""
+    yield from itertools.repeat(_MAX_ROWS, n // _MAX_ROWS)
+    rest = n % _MAX_ROWS
+    size = _MAX_ROWS // 2
+    while rest:
+        if rest >= size:
+            yield size
+            rest -= size
+        size //= 2
+
+
+def _flat_rows(experiment_pk: int, points: Sequence[Point]) -> tuple[list[Any], int]:
+    """All rows' parameters as one flat list (row-major, ``_COLUMNS`` order) and
+    how many values were non-finite. All-finite batches (the usual case, told by
+    one ``sum``) are zipped column-wise in C: no Python code runs per point."""
+    keys, steps, epochs, values, walls = zip(*points, strict=True)
+    n = len(keys)
+    if math.isfinite(sum(values)):  # NaN/inf anywhere (or an overflow) takes the slow path
+        codes: Iterable[int] = itertools.repeat(FINITE, n)
+        stored: Iterable[float | None] = values
+        flagged = 0
+    else:
+        encoded = [encode(v) for v in values]
+        stored = [e[0] for e in encoded]
+        codes = [e[1] for e in encoded]
+        flagged = sum(1 for c in codes if c != FINITE)
+    rows = zip(
+        itertools.repeat(experiment_pk, n), keys, steps, epochs, stored, walls, codes, strict=True
+    )
+    return list(itertools.chain.from_iterable(rows)), flagged
 
 
 def insert_points(session: Session, experiment_pk: int, points: Sequence[Point]) -> int:
-    """Append ``points`` in the caller's transaction (one executemany per batch);
-    returns how many were non-finite."""
-    flagged = 0
-    rows: list[tuple[Any, ...]] = []
-    isfinite = math.isfinite
-    with _no_gc():
-        for key, step, epoch, value, wall in points:
-            if isfinite(value):
-                rows.append((experiment_pk, key, step, epoch, value, wall, FINITE))
-            else:
-                stored, code = encode(value)
-                flagged += 1
-                rows.append((experiment_pk, key, step, epoch, stored, wall, code))
+    """Append ``points`` in the caller's transaction (multi-row INSERTs of at most
+    ``_MAX_ROWS`` rows each); returns how many were non-finite."""
+    if not points:
+        return 0
+    flat, flagged = _flat_rows(experiment_pk, points)
     conn = session.connection()
-    sql, positional = _insert_sql(conn.dialect)
-    params: list[Any] = rows if positional else [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
-    for start in range(0, len(params), _INSERT_BATCH):
-        conn.exec_driver_sql(sql, params[start : start + _INSERT_BATCH])
+    width = len(_COLUMNS)
+    start = 0
+    for rows in _chunks(len(points)):
+        sql, names = _insert_sql(conn.dialect, rows)
+        end = start + rows * width
+        chunk = flat[start:end]
+        conn.exec_driver_sql(
+            sql, tuple(chunk) if names is None else dict(zip(names, chunk, strict=True))
+        )
+        start = end
     return flagged
 
 
