@@ -17,7 +17,6 @@ read sorts by (step, seq).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -27,23 +26,31 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from swarmstore.meta.tables_metrics import MetricBlockRow
-from swarmstore.tracking.points import MetricHistory, Point
+from swarmstore.tracking.points import Columns, MetricHistory
 
 _B = MetricBlockRow.__table__.c
 _I8, _F8 = np.dtype("<i8"), np.dtype("<f8")
 
 
-def insert_blocks(session: Session, experiment_pk: int, points: Sequence[Point]) -> None:
-    """Append ``points`` (in write order) as one block per key, in the caller's
+@lru_cache(maxsize=8)
+def _last_seq_sql(dialect: Dialect) -> str:
+    """The experiment's last ordinal, compiled once per dialect (run per flush)."""
+    query = select(func.max(_B.last_seq)).where(_B.experiment_pk == bindparam("pk"))
+    return str(query.compile(dialect=dialect))
+
+
+def insert_blocks(session: Session, experiment_pk: int, columns: Columns) -> None:
+    """Append the points (in write order) as one block per key, in the caller's
     transaction. Ordinals continue after the experiment's last stored one."""
-    if not points:
+    keys, steps, epochs, values, walls = columns
+    if not keys:
         return
     conn = session.connection()
-    last = conn.execute(
-        select(func.max(_B.last_seq)).where(_B.experiment_pk == experiment_pk)
+    dialect = conn.dialect
+    last = conn.exec_driver_sql(
+        _last_seq_sql(dialect), _params(dialect, experiment_pk, None)
     ).scalar()
     base = 0 if last is None else int(last) + 1
-    keys, steps, epochs, values, walls = zip(*points, strict=True)
     n = len(keys)
     step_arr = np.asarray(steps, dtype=_I8)
     value_arr = np.asarray(values, dtype=_F8)

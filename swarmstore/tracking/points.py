@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,21 @@ from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, Metri
 
 #: (key, step, epoch or None, value, wall time) as buffered by a run
 Point = tuple[str, int, int | None, float, float]
+
+
+class Columns(NamedTuple):
+    """A flush's points column-wise (split once, shared by both tables' writes)."""
+
+    keys: tuple[str, ...]
+    steps: tuple[int, ...]
+    epochs: tuple[int | None, ...]
+    values: tuple[float, ...]
+    walls: tuple[float, ...]
+
+    @classmethod
+    def of(cls, points: Sequence[Point]) -> Columns:
+        return cls(*zip(*points, strict=True))
+
 
 #: rows per INSERT statement (largest): 128 rows x 7 columns = 896 parameters,
 #: under SQLite's historic limit of 999 per statement
@@ -77,11 +92,11 @@ def _chunks(n: int) -> Iterator[int]:
         size //= 2
 
 
-def _flat_rows(experiment_pk: int, points: Sequence[Point]) -> tuple[list[Any], int]:
+def _flat_rows(experiment_pk: int, columns: Columns) -> tuple[list[Any], int]:
     """All rows' parameters as one flat list (row-major, ``_COLUMNS`` order) and
     how many values were non-finite. All-finite batches (the usual case, told by
     one ``sum``) are zipped column-wise in C: no Python code runs per point."""
-    keys, steps, epochs, values, walls = zip(*points, strict=True)
+    keys, steps, epochs, values, walls = columns
     n = len(keys)
     if math.isfinite(sum(values)):  # NaN/inf anywhere (or an overflow) takes the slow path
         codes: Iterable[int] = itertools.repeat(FINITE, n)
@@ -98,16 +113,16 @@ def _flat_rows(experiment_pk: int, points: Sequence[Point]) -> tuple[list[Any], 
     return list(itertools.chain.from_iterable(rows)), flagged
 
 
-def insert_points(session: Session, experiment_pk: int, points: Sequence[Point]) -> int:
-    """Append ``points`` in the caller's transaction (multi-row INSERTs of at most
+def insert_points(session: Session, experiment_pk: int, columns: Columns) -> int:
+    """Append the points in the caller's transaction (multi-row INSERTs of at most
     ``_MAX_ROWS`` rows each); returns how many were non-finite."""
-    if not points:
+    if not columns.keys:
         return 0
-    flat, flagged = _flat_rows(experiment_pk, points)
+    flat, flagged = _flat_rows(experiment_pk, columns)
     conn = session.connection()
     width = len(_COLUMNS)
     start = 0
-    for rows in _chunks(len(points)):
+    for rows in _chunks(len(columns.keys)):
         sql, names = _insert_sql(conn.dialect, rows)
         end = start + rows * width
         chunk = flat[start:end]

@@ -45,7 +45,7 @@ from swarmstore.records.experiment import Hyperparameters, TrainingExperiment
 from swarmstore.tracking import refs as rf
 from swarmstore.tracking import rows
 from swarmstore.tracking.blocks import insert_blocks, read_history
-from swarmstore.tracking.points import MetricHistory, Point, insert_points
+from swarmstore.tracking.points import Columns, MetricHistory, Point, insert_points
 
 if TYPE_CHECKING:
     from swarmstore.tracking.run import ExperimentRun
@@ -70,6 +70,13 @@ def new_experiment_id() -> str:
 
 def _dataset_refs(rec: TrainingExperiment) -> list[str]:
     return list(dict.fromkeys(r for r in [rec.dataset_id, *rec.datasets] if r))
+
+
+def _append_points(session: Session, pk: int, points: Sequence[Point]) -> None:
+    """Both stored forms of a flush: per-point rows (analytics) and blocks (histories)."""
+    columns = Columns.of(points)
+    insert_points(session, pk, columns)
+    insert_blocks(session, pk, columns)
 
 
 class ExperimentService:
@@ -240,8 +247,7 @@ class ExperimentService:
         now = utc_now()
         with self.meta.write() as session:
             if points:
-                insert_points(session, pk, points)
-                insert_blocks(session, pk, points)
+                _append_points(session, pk, points)
             if record is not None:
                 row = session.get(ExperimentRow, pk)
                 if row is None:
@@ -285,8 +291,7 @@ class ExperimentService:
         now = utc_now()
         with self.meta.write() as session:
             if points:
-                insert_points(session, pk, points)
-                insert_blocks(session, pk, points)
+                _append_points(session, pk, points)
             row = session.get(ExperimentRow, pk)
             if row is None:
                 raise ExperimentNotFoundError(f"experiment row {pk} vanished", pk=pk)
