@@ -179,3 +179,30 @@ def test_single_key_histories_in_step_order_need_no_sort(
     assert history.steps.tolist() == list(range(50))
     assert history.values.tolist() == [1.0 / (s + 1) for s in range(50)]
     assert history.epochs.tolist() == [-1] * 50
+
+
+def test_a_large_flush_writes_every_per_point_row_exactly(db: SwarmDatabaseManager) -> None:
+    """A flush's per-point rows go out in multi-row INSERTs of up to 128 rows (the
+    remainder in smaller ones): 1,205 points of two keys, with NaN/inf among
+    finite values and epochs, must all come back from the analytics query."""
+    rng = random.Random(5)
+    logged: list[Logged] = []
+    with db.start_experiment("s", "exp_big", flush_every=10_000) as run:
+        for step in range(600):
+            values = {
+                "loss": rng.random(),
+                "acc": rng.choice(SPECIAL[:3]) if step % 97 == 3 else 0.5,
+            }
+            run.log_metrics(step, epoch=step // 100 if step % 2 else None, **values)
+            logged += [(k, step, step // 100 if step % 2 else None, v) for k, v in values.items()]
+        run.log_batch([("loss", 600 + i, float(i)) for i in range(5)])
+        logged += [("loss", 600 + i, None, float(i)) for i in range(5)]
+        assert db.query("metrics", "s").rows == []  # nothing written yet: one flush
+        run.flush()
+    rows = db.query(
+        "metrics", "s", where={"experimentId": "exp_big"}, order_by=["key", "step"]
+    ).rows
+    want = sorted(logged, key=lambda p: (p[0], p[1]))
+    assert [(r["key"], r["step"], r["epoch"]) for r in rows] == [p[:3] for p in want]
+    got = np.asarray([r["value"] for r in rows], dtype=np.float64)
+    assert np.array_equal(got, np.asarray([p[3] for p in want]), equal_nan=True)
