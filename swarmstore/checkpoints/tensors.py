@@ -127,7 +127,8 @@ def tensor_sources(group: str, value: Any) -> list[TensorSource]:
             sources.append(TensorSource(group, name, dtype, tuple(array.shape), data))
         else:
             raise InvalidRecordError(
-                f"{group}[{name!r}] must be a torch.Tensor or numpy array, not {type(tensor).__name__}"
+                f"{group}[{name!r}] must be a torch.Tensor or numpy array, "
+                f"not {type(tensor).__name__}"
             )
     return sources
 

@@ -27,7 +27,7 @@ from swarmstore.checkpoints.hashing import blob_key, raw_hash
 from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
 from swarmstore.checkpoints.reader import RawChunkCache
 from swarmstore.checkpoints.tensors import TensorSource
-from swarmstore.codec import CodecPolicy, encode_chunk, frame_codec_name
+from swarmstore.codec import CodecPolicy, encode_chunk
 from swarmstore.dtypes import dtype_info
 
 BaseProvider = Callable[[ChunkEntry, str], bytes | bytearray]
@@ -77,11 +77,17 @@ class CheckpointWriter:
         Blobs are durable only after ``blobs.flush()``; the caller flushes
         before it commits the manifest.
         """
-        # Keep raw chunks for the next save's deltas only when the whole model
+        # Keep raw chunks for the next save's deltas only for a model saved as a
+        # series (this version has a parent: a training loop, not a one-off save,
+        # whose copy would cost time and memory for nothing; the second save of a
+        # series decodes its base once instead), and only when the whole model
         # fits the cache: a bigger one would evict itself before any reuse.
         total = sum(s.byte_length for s in sources if s.alias_of is None)
         self._caching = (
-            self.cache is not None and self.policy.incremental and total <= self.cache.budget
+            self.cache is not None
+            and self.policy.incremental
+            and bool(parent)
+            and total <= self.cache.budget
         )
         entries: list[TensorEntry] = []
         futures: list[list[Future[ChunkEntry]]] = []
@@ -170,16 +176,19 @@ class CheckpointWriter:
         encoded = encode_chunk(view, dtype, self.policy.codec, base)
         key = blob_key(encoded.frame)
         wrote = self.blobs.put(key, encoded.frame)
-        if self._caching and self.cache is not None:
-            self.cache.put(digest, view)
         delta = encoded.is_delta and parent is not None and anchor is not None
+        # a later save diffs against this chunk only if it is a keyframe (or, in
+        # the "parent" layout, always)
+        base_later = not delta or self.policy.delta_base == "parent"
+        if self._caching and self.cache is not None and base_later:
+            self.cache.put(digest, view)
         return ChunkEntry(
             idx=idx,
             raw_hash=digest,
             raw_length=len(view),
             blob_key=key,
             encoded_length=len(encoded.frame),
-            codec=frame_codec_name(encoded.frame),
+            codec=encoded.codec_name,
             depth=parent.depth + 1 if delta and parent is not None else 0,
             base_chunk_pk=anchor.pk if delta and anchor is not None else None,
             new_blob=wrote,

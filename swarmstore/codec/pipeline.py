@@ -66,6 +66,7 @@ class CodecPolicy:
 class EncodedFrame:
     frame: bytes
     is_delta: bool
+    codec_name: str = ""  # ``frame_codec_name(frame)``, known without re-parsing
 
 
 # ---------------------------------------------------------------- helpers
@@ -221,7 +222,12 @@ def _encode_small(data: np.ndarray) -> tuple[list[Any], list[Any], list[Any]]:
     return [], [codec_to_json(Raw())], [data.data]
 
 
-def _frame(raw_len: int, digest: str, encoded: tuple[list[Any], list[Any], list[Any]]) -> bytes:
+def _frame(
+    raw_len: int,
+    digest: str,
+    encoded: tuple[list[Any], list[Any], list[Any]],
+    is_delta: bool = False,
+) -> EncodedFrame:
     chain, streams, payloads = encoded
     header = {
         "len": raw_len,
@@ -230,7 +236,7 @@ def _frame(raw_len: int, digest: str, encoded: tuple[list[Any], list[Any], list[
         "streams": streams,
         "sizes": [len(p) for p in payloads],
     }
-    return framing.pack(header, payloads)
+    return EncodedFrame(framing.pack(header, payloads), is_delta, _chain_name(header))
 
 
 def _as_u8(buf: bytes | bytearray | memoryview) -> np.ndarray:
@@ -256,14 +262,12 @@ def encode_chunk(
     digest = xxhash.xxh3_64_hexdigest(data.data)
     mode = policy.compression
     if mode == "none" or n == 0:
-        return EncodedFrame(_frame(n, digest, ([], [codec_to_json(Raw())], [data.data])), False)
+        return _frame(n, digest, ([], [codec_to_json(Raw())], [data.data]))
     if n <= _SMALL and mode != "max" and base is None:
-        return EncodedFrame(_frame(n, digest, _encode_small(data)), False)
+        return _frame(n, digest, _encode_small(data))
     plane_width, delta_width, floating = _widths(dtype, n)
     if base is None:
-        return EncodedFrame(
-            _frame(n, digest, _encode_full(data, plane_width, mode, floating)), False
-        )
+        return _frame(n, digest, _encode_full(data, plane_width, mode, floating))
 
     base_u8 = _as_u8(base)
     if base_u8.size != n:
@@ -283,20 +287,18 @@ def encode_chunk(
         key=lambda o: o[0],
     )
     tried = options if mode == "max" else options[:1]
-    best_frame: bytes | None = None
+    best: EncodedFrame | None = None
     for _, op in tried:
         codec = Delta(op, dwidth)
         delta = codec.encode(data, base_u8)
-        f = _frame(n, digest, _encode_with(delta, [codec], dwidth, mode, True))
-        if best_frame is None or len(f) < len(best_frame):
-            best_frame = f
-    assert best_frame is not None
+        f = _frame(n, digest, _encode_with(delta, [codec], dwidth, mode, True), is_delta=True)
+        if best is None or len(f.frame) < len(best.frame):
+            best = f
+    assert best is not None
     if mode != "max" and options[0][0] < 0.9 * full_cost:
-        return EncodedFrame(best_frame, True)
+        return best
     full = _frame(n, digest, _encode_full(data, plane_width, mode, floating))
-    if len(best_frame) < len(full):
-        return EncodedFrame(best_frame, True)
-    return EncodedFrame(full, False)
+    return best if len(best.frame) < len(full.frame) else full
 
 
 def _decode_v2_into(
