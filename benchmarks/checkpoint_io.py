@@ -19,7 +19,9 @@ Contenders, all durable (data and directory fsynced before the clock stops):
   empty store opened with ``compression=<c>`` (the store's own durability:
   blobs fsynced, SQLite synchronous=FULL); restore is ``get_neural_model`` on
   a freshly opened manager + touch.
-- ``swarmstore <c> Δ``: the delta path. A fresh store gets ``v1`` (untimed),
+- ``swarmstore <c> Δ``: the delta path. A fresh store gets ``v0`` and ``v1``
+  (parent ``v0``, untimed: a series in its steady state, whose keyframe the
+  store keeps decoded for the next delta as a training loop would find it),
   then ``v2`` with ``parentVersion="v1"`` is timed, ``v2`` being the same
   weights perturbed like one optimizer step (fp32 master + 2e-5 * N(0, 1),
   then cast: every fp32 element and ~17% of bf16 elements change). The store
@@ -51,7 +53,8 @@ sampler where that is not allowed). Goal: extra <= largest tensor + 256 MiB.
 Goals (issue): durable save >= 0.8x raw durable safetensors save, restore
 >= 0.5x torch.load speed, peak extra memory within the bound above.
 
-    python benchmarks/checkpoint_io.py [--quick] [--repeats N] [--threads N] [--no-rss] [--with-indexes]
+    python benchmarks/checkpoint_io.py [--quick] [--repeats N] [--threads N] [--no-rss]
+                                       [--with-indexes]
 
 Prints a markdown table, writes benchmarks/results/checkpoint_io.json
 (git-ignored) and benchmarks/results/checkpoint_io.md.
@@ -203,15 +206,27 @@ def record(version: str, weights: dict[str, torch.Tensor], parent: str | None) -
 
 
 def prepare(c: Contender, work: Path, threads: int, v1: dict[str, torch.Tensor]) -> Any:
-    """Untimed setup before a save: for a delta, a store already holding v1 (left open)."""
+    """Untimed setup before a save: for a delta, a store already holding v0 and v1 (left open)."""
     if c.kind != "swarm":
         return None
     db = SwarmDatabaseManager.open(
         work / "store", compression=c.compression, threads=threads, extra=STORE_EXTRA
     )
-    if c.delta:
-        db.store_neural_model(SWARM, record("v1", v1, None))
+    if c.delta:  # a series in its steady state, as in a training loop: v0 -> v1 -> (v2 timed)
+        db.store_neural_model(SWARM, record("v0", previous_step(v1), None))
+        db.store_neural_model(SWARM, record("v1", v1, "v0"))
     return db
+
+
+def previous_step(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The version one optimizer-step-like change before ``state`` (untimed setup)."""
+    gen = torch.Generator().manual_seed(3)
+    return {
+        k: (v.float() + 2e-5 * torch.randn(v.shape, generator=gen)).to(v.dtype)
+        if v.is_floating_point()
+        else v.clone()
+        for k, v in state.items()
+    }
 
 
 def do_save(c: Contender, work: Path, db: Any, state: dict[str, torch.Tensor]) -> dict[str, Any]:
