@@ -41,14 +41,15 @@ Then, per scenario, what deltas can achieve for each tensor group (weights,
 store's codec: a full frame, a delta against the previous checkpoint, a
 delta against the first; and two size estimates of the delta against the
 previous checkpoint: the order-0 entropy of its byte planes (what a
-byte-plane coder can reach) and a magnitude-class bound (an ideal coder of
-the integer difference that entropy-codes each element's bit length and
-stores the bits below the leading one raw; they are close to uniform).
+byte-plane coder can reach) and a magnitude-class estimate (a coder of the
+integer difference that entropy-codes each element's bit length and stores
+the bits below the leading one raw, as if they were uniform).
 
 Goals (issue 6): async stall <= 0.25x torch.save stall; stored bytes
 <= 0.6x the torch.save files (fp32, with deltas).
 
     python benchmarks/training_overhead.py [--quick] [--repeats N] [--scenarios full,head]
+        [--delta-base parent]   # stores that delta against the previous version
 
 Prints markdown tables and writes benchmarks/results/training_overhead.json
 (git-ignored); benchmarks/results/training_overhead.md records a run with
@@ -152,7 +153,9 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run_once(contender: str, workdir: Path, sc: Scenario) -> dict[str, Any]:
+def run_once(
+    contender: str, workdir: Path, sc: Scenario, store: dict[str, Any] | None = None
+) -> dict[str, Any]:
     model, optimizer = prepare(sc)
     x, y = data(sc.steps)
     target = workdir / contender.replace(" ", "_").replace("+", "_")
@@ -164,7 +167,7 @@ def run_once(contender: str, workdir: Path, sc: Scenario) -> dict[str, Any]:
     if contender.startswith("swarmstore"):
         base = None
         if sc.pretrained:  # the pretrained model is already in the store; not counted
-            with SwarmDatabaseManager.open(target / "store") as setup:
+            with SwarmDatabaseManager.open(target / "store", **(store or {})) as setup:
                 setup.store_neural_model(
                     "bench",
                     {
@@ -176,7 +179,7 @@ def run_once(contender: str, workdir: Path, sc: Scenario) -> dict[str, Any]:
                 )
             base = "base"
             baseline = _store_bytes(target / "store")
-        db = SwarmDatabaseManager.open(target / "store")
+        db = SwarmDatabaseManager.open(target / "store", **(store or {}))
         integration = db.integrate_with_neural_service(
             "bench",
             "agent",
@@ -258,14 +261,14 @@ def run_once(contender: str, workdir: Path, sc: Scenario) -> dict[str, Any]:
     }
 
 
-def scenario(sc: Scenario, repeats: int) -> dict[str, Any]:
+def scenario(sc: Scenario, repeats: int, store: dict[str, Any] | None = None) -> dict[str, Any]:
     per: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
     ratios: dict[str, dict[str, list[float]]] = {c: {"stall": [], "bytes": []} for c in CONTENDERS}
     order = list(CONTENDERS)
     for repeat in range(repeats):
         random.Random(repeat).shuffle(order)
         with tempfile.TemporaryDirectory(prefix="swarm-bench-") as tmp:
-            results = {c: run_once(c, Path(tmp), sc) for c in order}
+            results = {c: run_once(c, Path(tmp), sc, store) for c in order}
         anchor = results["torch.save"]
         for c, r in results.items():
             per[c].append(r)
@@ -396,7 +399,8 @@ def group_analysis(sc: Scenario) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        f"MLP depth {args.depth}, fp32, Adam; checkpoint every epoch; median of {args.repeats} "
+        f"MLP depth {args.depth}, fp32, Adam; checkpoint every epoch; stores' delta base: "
+        f"{args.delta_base}; median of {args.repeats} "
         "repeats (ratios: median of per-repeat ratios to torch.save). Stall = time in the "
         "checkpoint call per checkpoint (median); 'waiting' = the part an async callback "
         "spent waiting for the previous save still in flight (the rest is the snapshot).",
@@ -432,10 +436,10 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             "raw fp32 bytes, mean over checkpoints) and estimates for the delta against the "
             "previous checkpoint in bits per 32-bit element: order-0 entropy of the byte "
             "planes of the raw values, of the XOR delta, of the zigzag SUB delta, and the "
-            "magnitude-class bound.",
+            "magnitude-class estimate.",
             "",
             "| scenario | group | MB/ckpt | full frame | delta vs previous | delta vs first "
-            "| planes raw / xor / sub (bits) | magnitude bound (bits) |",
+            "| planes raw / xor / sub (bits) | magnitude estimate (bits) |",
             "|---|---|---:|---:|---:|---:|---|---:|",
         ]
         for res in analyses:
@@ -479,6 +483,12 @@ def main() -> None:
     parser.add_argument("--wide-steps", type=int, default=20)
     parser.add_argument("--scenarios", default="full,head,finetune,wide")
     parser.add_argument("--no-analysis", action="store_true", help="skip the per-group analysis")
+    parser.add_argument(
+        "--delta-base",
+        choices=("keyframe", "parent"),
+        default="keyframe",
+        help="the stores' delta base (default: the store's default, keyframe)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.width, args.depth, args.epochs, args.steps = 1, 64, 1, 3, 2
@@ -486,7 +496,7 @@ def main() -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     results = []
     for sc in scenarios(args):
-        res = scenario(sc, args.repeats)
+        res = scenario(sc, args.repeats, {"delta_base": args.delta_base})
         if sc.analyze and not args.no_analysis:
             res["groups"] = group_analysis(sc)
         results.append(res)
@@ -494,7 +504,8 @@ def main() -> None:
     print(text)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "training_overhead.json").write_text(
+        suffix = "" if args.delta_base == "keyframe" else f"_{args.delta_base}"
+        (RESULTS / f"training_overhead{suffix}.json").write_text(
             json.dumps({"args": vars(args), "results": results}, indent=2)
         )
 
