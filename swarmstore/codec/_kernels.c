@@ -104,6 +104,26 @@ done:
     return result;
 }
 
+/* Borrow the ``width`` buffers of ``seq``, each ``n`` bytes, into planes/ptrs;
+ * *got counts the buffers to release. -1 with a ValueError naming ``who``. */
+static int get_planes(PyObject *seq, Py_ssize_t width, Py_ssize_t n, Py_buffer *planes,
+                      const uint8_t **ptrs, Py_ssize_t *got, const char *who) {
+    for (; *got < width; (*got)++) {
+        PyObject *item = PySequence_GetItem(seq, *got);
+        if (item == NULL) return -1;
+        int rc = PyObject_GetBuffer(item, &planes[*got], PyBUF_SIMPLE);
+        Py_DECREF(item);
+        if (rc < 0) return -1;
+        if (planes[*got].len != n) {
+            (*got)++;
+            PyErr_Format(PyExc_ValueError, "%s: plane length mismatch", who);
+            return -1;
+        }
+        ptrs[*got] = planes[*got].buf;
+    }
+    return 0;
+}
+
 /* join(planes, rotate, dst): inverse of split; planes is a sequence of width buffers. */
 static PyObject *k_join(PyObject *self, PyObject *args) {
     (void)self;
@@ -124,19 +144,7 @@ static PyObject *k_join(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_ssize_t n = dst.len / width;
-    for (; got < width; got++) {
-        PyObject *item = PySequence_GetItem(seq, got);
-        if (item == NULL) goto done;
-        int rc = PyObject_GetBuffer(item, &planes[got], PyBUF_SIMPLE);
-        Py_DECREF(item);
-        if (rc < 0) goto done;
-        if (planes[got].len != n) {
-            got++;
-            PyErr_SetString(PyExc_ValueError, "join: plane length mismatch");
-            goto done;
-        }
-        ptrs[got] = planes[got].buf;
-    }
+    if (get_planes(seq, width, n, planes, ptrs, &got, "join") < 0) goto done;
     Py_BEGIN_ALLOW_THREADS;
     if (width == 2) join2(ptrs, dst.buf, n, rotate);
     else if (width == 4) join4(ptrs, dst.buf, n, rotate);
@@ -398,19 +406,7 @@ static PyObject *k_join_apply(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_ssize_t n = dst.len / width;
-    for (; got < width; got++) {
-        PyObject *item = PySequence_GetItem(seq, got);
-        if (item == NULL) goto done;
-        int rc = PyObject_GetBuffer(item, &planes[got], PyBUF_SIMPLE);
-        Py_DECREF(item);
-        if (rc < 0) goto done;
-        if (planes[got].len != n) {
-            got++;
-            PyErr_SetString(PyExc_ValueError, "join_apply: plane length mismatch");
-            goto done;
-        }
-        ptrs[got] = planes[got].buf;
-    }
+    if (get_planes(seq, width, n, planes, ptrs, &got, "join_apply") < 0) goto done;
     Py_BEGIN_ALLOW_THREADS;
     if (width == 1) join_apply_1(ptrs, dst.buf, n, sub);
     else if (width == 2) join_apply_2(ptrs, dst.buf, n, sub);

@@ -99,6 +99,14 @@ def test_best_base_covers_the_densest_window() -> None:
     assert escapes == pytest.approx(1 / 151)
 
 
+def _target_and_base(width: int, data: st.DataObject) -> tuple[np.ndarray, np.ndarray]:
+    """Two random uint8 arrays of the same whole number of ``width``-byte elements."""
+    n = data.draw(st.integers(0, 100)) * width
+    target = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    base = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    return target, base
+
+
 @native
 @FAST
 @given(st.sampled_from([1, 2, 4, 8]), st.sampled_from(["sub", "xor"]), st.data())
@@ -106,12 +114,10 @@ def test_delta_kernels_match_numpy(width: int, op: str, data: st.DataObject) -> 
     from swarmstore.codec.delta import Delta
 
     assert KERNELS is not None
-    n = data.draw(st.integers(0, 100)) * width
-    target = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
-    base = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    target, base = _target_and_base(width, data)
     codec = Delta(op, width)
     ref = codec.encode_numpy(target, base)
-    got = np.empty(n, np.uint8)
+    got = np.empty(target.size, np.uint8)
     KERNELS.delta(target, base, width, op == "sub", got)
     assert got.tobytes() == ref.tobytes()
     back = got.copy()
@@ -129,9 +135,7 @@ def test_join_apply_kernel_matches_numpy(width: int, op: str, data: st.DataObjec
     from swarmstore.codec.delta import Delta
 
     assert KERNELS is not None
-    n = data.draw(st.integers(0, 100)) * width
-    target = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
-    base = np.frombuffer(data.draw(st.binary(min_size=n, max_size=n)), np.uint8)
+    target, base = _target_and_base(width, data)
     codec = Delta(op, width)
     delta = codec.encode_numpy(target, base)
     planes = [np.ascontiguousarray(delta[b::width]) for b in range(width)]
