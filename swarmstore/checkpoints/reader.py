@@ -21,7 +21,7 @@ from swarmstore.blobs import BlobStore
 from swarmstore.checkpoints.hashing import raw_hash
 from swarmstore.checkpoints.manifest import ChunkEntry, TensorEntry
 from swarmstore.checkpoints.tensors import tensor_from_bytes
-from swarmstore.codec import decode_chunk_into, native
+from swarmstore.codec import decode_chunk_into, new_raw_buffer
 from swarmstore.errors import CodecError, CorruptDataError
 
 ResolveChunks = Callable[[Iterable[int]], dict[int, ChunkEntry]]
@@ -70,11 +70,6 @@ class RawChunkCache:
                 self._size -= len(evicted)
 
 
-def _uninitialized(size: int) -> bytearray:
-    kernels = native.KERNELS
-    return kernels.empty_bytearray(size) if kernels is not None else bytearray(size)
-
-
 class ChunkReader:
     def __init__(
         self, blobs: BlobStore, resolve: ResolveChunks, cache: RawChunkCache | None = None
@@ -101,7 +96,7 @@ class ChunkReader:
         return known
 
     def decode(self, chunk: ChunkEntry, dtype: str, chain: dict[int, ChunkEntry]) -> bytearray:
-        out = _uninitialized(chunk.raw_length)  # every byte is decoded over
+        out = new_raw_buffer(chunk.raw_length)  # every byte is decoded over
         self.decode_into(chunk, dtype, chain, memoryview(out))
         return out
 
@@ -124,7 +119,7 @@ class ChunkReader:
         self._restore(links, cached_root, dtype, out, check_each=False)
         if raw_hash(out) != chunk.raw_hash:
             if len(links) > 1:
-                scratch = memoryview(_uninitialized(len(out)))
+                scratch = memoryview(new_raw_buffer(len(out)))
                 self._restore(links, cached_root, dtype, scratch, check_each=True)
             raise _ChunkFault("raw bytes fail their hash", chunk.blob_key)
 

@@ -13,6 +13,8 @@ CONTRACT used by ``swarmstore.checkpoints`` (keep these names and meanings):
   malformed frame, and ``CodecError`` when a delta frame is given no base.
 - ``decode_chunk_into(frame, dtype, out, base=None) -> None``: the same, into
   the caller's writable buffer (``len(out)`` is the raw length); no allocation.
+- ``new_raw_buffer(size) -> bytearray``: an output buffer a decode overwrites
+  whole (not zeroed first).
 - ``frame_codec_name(frame) -> str``: a short name of the frame's codec chain,
   recorded in the manifest for humans and stats.
 
@@ -51,6 +53,7 @@ from swarmstore.codec.pipeline import (
     decode_chunk_into,
     encode_chunk,
     frame_codec_name,
+    new_raw_buffer,
 )
 
 __all__ = [
@@ -61,4 +64,5 @@ __all__ = [
     "decode_chunk_into",
     "encode_chunk",
     "frame_codec_name",
+    "new_raw_buffer",
 ]

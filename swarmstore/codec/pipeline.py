@@ -427,11 +427,16 @@ def decode_chunk(
     raw_length: int,
     base: bytes | bytearray | memoryview | None = None,
 ) -> bytearray:
-    kernels = native.KERNELS
-    # every byte is overwritten (or the call raises): skip bytearray's memset
-    out = kernels.empty_bytearray(raw_length) if kernels is not None else bytearray(raw_length)
+    out = new_raw_buffer(raw_length)
     decode_chunk_into(frame, dtype, memoryview(out), base)
     return out
+
+
+def new_raw_buffer(size: int) -> bytearray:
+    """A bytearray for a decode to overwrite entirely: with the kernels its bytes
+    are not zeroed first (bytearray(n) memsets them)."""
+    kernels = native.KERNELS
+    return kernels.empty_bytearray(size) if kernels is not None else bytearray(size)
 
 
 def decode_chunk_into(
@@ -513,4 +518,5 @@ __all__ = [
     "decode_chunk_into",
     "encode_chunk",
     "frame_codec_name",
+    "new_raw_buffer",
 ]
