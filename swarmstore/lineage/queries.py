@@ -77,14 +77,7 @@ class LineageQueries:
         source: Source = "auto",
     ) -> list[RelatedVersion]:
         """Every version this one descends from (parents, merges included), nearest first."""
-        key = self._version_key(swarm_id, model_id, version)
-        bound = _depth(max_depth)
-        rows = self._ask(
-            source,
-            lambda g: [(r.id, r.depth) for r in g.ancestors(key, max_depth=bound)],
-            lambda s: sql.ancestors(s, key, bound),
-        )
-        return [_related(k, d) for k, d in rows]
+        return self._related_versions("ancestors", swarm_id, model_id, version, max_depth, source)
 
     def descendants(
         self,
@@ -96,12 +89,26 @@ class LineageQueries:
         source: Source = "auto",
     ) -> list[RelatedVersion]:
         """Every version derived from this one, nearest first."""
+        return self._related_versions("descendants", swarm_id, model_id, version, max_depth, source)
+
+    def _related_versions(
+        self,
+        direction: str,
+        swarm_id: str,
+        model_id: str,
+        version: str,
+        max_depth: int,
+        source: Source,
+    ) -> list[RelatedVersion]:
+        """``direction`` ("ancestors" | "descendants") of a version, from the graph
+        (a method of that name) or SQL (a function of that name)."""
         key = self._version_key(swarm_id, model_id, version)
         bound = _depth(max_depth)
+        in_sql = getattr(sql, direction)
         rows = self._ask(
             source,
-            lambda g: [(r.id, r.depth) for r in g.descendants(key, max_depth=bound)],
-            lambda s: sql.descendants(s, key, bound),
+            lambda g: [(r.id, r.depth) for r in getattr(g, direction)(key, max_depth=bound)],
+            lambda s: in_sql(s, key, bound),
         )
         return [_related(k, d) for k, d in rows]
 
