@@ -421,6 +421,292 @@ done:
     return result;
 }
 
+/* ---- huff: canonical Huffman (codes <= 11 bits) in 4 interleaved bitstreams.
+ * Tokens: 0..255 = that byte; 256 + k - 1 (k = 1..8) = k copies of the plane's
+ * ``fill`` byte (its most common one: runs of it then cost a code per 8 bytes).
+ * Element i of n goes to stream i / ceil(n/4) (a run never crosses streams);
+ * each stream is LSB-first bits, zero-padded to a byte. The decoder looks up
+ * 11 bits at a time in a table whose entry holds the bytes of every whole code
+ * in them (up to 8 bytes): on low-entropy planes 4-8 bytes per lookup, where
+ * zstd's huff0 decodes one or two. */
+#define HUFF_MAXLEN 11
+#define HUFF_TSIZE (1 << HUFF_MAXLEN)
+#define HUFF_TOKENS 264
+#define HUFF_RUN 8
+
+typedef struct {
+    uint64_t bytes; /* output of the whole codes in these bits, first in the low byte */
+    uint8_t n, bits;  /* output bytes, bits they take (64: no valid code here) */
+    uint8_t n1, len1; /* output bytes and bits of the first code (0: none) */
+    uint8_t pad[4];
+} huff_entry;
+
+/* HUFF_TOKENS code lengths -> bit-reversed canonical codes; 0 when they are no prefix code. */
+static int huff_codes(const uint8_t *len, uint16_t *code) {
+    uint32_t count[HUFF_MAXLEN + 1] = {0}, next[HUFF_MAXLEN + 1] = {0}, kraft = 0, c = 0;
+    for (int s = 0; s < HUFF_TOKENS; s++) {
+        if (len[s] > HUFF_MAXLEN) return 0;
+        count[len[s]]++;
+    }
+    count[0] = 0;
+    for (int l = 1; l <= HUFF_MAXLEN; l++) {
+        kraft += count[l] << (HUFF_MAXLEN - l);
+        c = (c + count[l - 1]) << 1;
+        next[l] = c;
+    }
+    if (kraft > HUFF_TSIZE) return 0;
+    for (int s = 0; s < HUFF_TOKENS; s++) {
+        uint32_t l = len[s], v = l ? next[l]++ : 0, r = 0;
+        for (uint32_t b = 0; b < l; b++) r |= ((v >> b) & 1u) << (l - 1 - b);
+        code[s] = (uint16_t)r;
+    }
+    return 1;
+}
+
+static inline uint32_t huff_token_size(uint32_t tok) { return tok < 256 ? 1 : tok - 255; }
+
+static inline uint64_t huff_token_bytes(uint32_t tok, uint8_t fill) {
+    return tok < 256 ? tok : 0x0101010101010101ULL * fill;
+}
+
+static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
+    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
+    uint8_t l1[HUFF_TSIZE];
+    if (!huff_codes(len, code)) return 0;
+    memset(l1, 0, sizeof l1);
+    memset(s1, 0, sizeof s1);
+    for (int s = 0; s < HUFF_TOKENS; s++) {
+        if (!len[s]) continue;
+        for (uint32_t j = code[s]; j < HUFF_TSIZE; j += 1u << len[s]) {
+            s1[j] = (uint16_t)s;
+            l1[j] = len[s];
+        }
+    }
+    for (uint32_t i = 0; i < HUFF_TSIZE; i++) {
+        huff_entry e;
+        memset(&e, 0, sizeof e);
+        uint32_t pos = 0;
+        for (;;) {
+            uint32_t idx = i >> pos, l = l1[idx];
+            if (!l || l > HUFF_MAXLEN - pos) break;
+            uint32_t k = huff_token_size(s1[idx]);
+            if (e.n + k > 8) break;
+            uint64_t b = huff_token_bytes(s1[idx], fill) & (k == 8 ? ~0ULL : (1ULL << (8 * k)) - 1);
+            e.bytes |= b << (8 * e.n);
+            if (!e.n1) e.n1 = (uint8_t)k;
+            e.n = (uint8_t)(e.n + k);
+            pos += l;
+        }
+        e.bits = e.n ? (uint8_t)pos : 64;
+        e.len1 = l1[i];
+        t[i] = e;
+    }
+    return 1;
+}
+
+static void huff_bounds(Py_ssize_t n, int q, Py_ssize_t *lo, Py_ssize_t *hi) {
+    Py_ssize_t m = (n + 3) / 4;
+    *lo = q * m < n ? q * m : n;
+    *hi = (q + 1) * m < n ? (q + 1) * m : n;
+}
+
+/* Calls EMIT(token) for the tokens of src[lo..hi). */
+#define HUFF_TOKENIZE(src, lo, hi, fill, EMIT)                                      \
+    do {                                                                            \
+        Py_ssize_t i_ = (lo);                                                       \
+        while (i_ < (hi)) {                                                         \
+            if ((src)[i_] != (fill)) {                                              \
+                uint32_t tok = (src)[i_++];                                         \
+                EMIT;                                                               \
+                continue;                                                           \
+            }                                                                       \
+            Py_ssize_t j_ = i_ + 1;                                                 \
+            while (j_ < (hi) && j_ - i_ < HUFF_RUN && (src)[j_] == (fill)) j_++;    \
+            uint32_t tok = (uint32_t)(255 + (j_ - i_));                             \
+            i_ = j_;                                                                \
+            EMIT;                                                                   \
+        }                                                                           \
+    } while (0)
+
+/* -> bytes written (sizes[4] per stream), -1 when a token has no code. out
+ * needs (11 n + 7) / 8 + 4 + 8 bytes (each write stores 8). */
+static Py_ssize_t huff_encode4(const uint8_t *src, Py_ssize_t n, uint8_t fill, const uint8_t *len,
+                               const uint16_t *code, uint8_t *out, Py_ssize_t *sizes) {
+    uint8_t *p = out;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        uint64_t acc = 0;
+        uint32_t nacc = 0;
+        uint8_t *start = p;
+        int bad = 0;
+        HUFF_TOKENIZE(src, lo, hi, fill, {
+            uint32_t l = len[tok];
+            bad |= !l;
+            acc |= (uint64_t)code[tok] << nacc;
+            nacc += l;
+            memcpy(p, &acc, 8);
+            p += nacc >> 3;
+            acc >>= nacc & ~7u;
+            nacc &= 7;
+        });
+        if (bad) return -1;
+        if (nacc) *p++ = (uint8_t)acc;
+        sizes[q] = p - start;
+    }
+    return p - out;
+}
+
+#define HUFF_STEP(s, pos, o)                                                        \
+    do {                                                                            \
+        uint64_t v_;                                                                \
+        memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
+        const huff_entry *h_ = &t[(v_ >> ((pos) & 7)) & (HUFF_TSIZE - 1)];          \
+        memcpy((o), &h_->bytes, 8);                                                 \
+        (o) += h_->n;                                                               \
+        (pos) += h_->bits;                                                          \
+    } while (0)
+
+/* 1 when the four streams (sizes[q] bytes each, back to back) decode to n bytes
+ * and use their bytes exactly; 0 on corrupt input (out then holds garbage). */
+static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_entry *t,
+                        uint8_t *out, Py_ssize_t n) {
+    const uint8_t *s[4];
+    uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
+    uint8_t *o[4], *e[4];
+    Py_ssize_t off = 0;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        s[q] = src + off;
+        off += sizes[q];
+        /* a fast step reads 8 bytes at pos/8: allowed while pos/8 + 8 <= size */
+        lim[q] = sizes[q] >= 8 ? (uint64_t)(sizes[q] - 8) * 8 + 7 : 0;
+        o[q] = out + lo;
+        e[q] = out + hi;
+    }
+    if (sizes[0] >= 8 && sizes[1] >= 8 && sizes[2] >= 8 && sizes[3] >= 8) {
+        while (pos[0] <= lim[0] && pos[1] <= lim[1] && pos[2] <= lim[2] && pos[3] <= lim[3] &&
+               e[0] - o[0] >= 8 && e[1] - o[1] >= 8 && e[2] - o[2] >= 8 && e[3] - o[3] >= 8) {
+            HUFF_STEP(s[0], pos[0], o[0]);
+            HUFF_STEP(s[1], pos[1], o[1]);
+            HUFF_STEP(s[2], pos[2], o[2]);
+            HUFF_STEP(s[3], pos[3], o[3]);
+        }
+    }
+    for (int q = 0; q < 4; q++) {
+        uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
+        uint8_t *w = o[q];
+        if (sizes[q] >= 8)
+            while (p <= lim[q] && e[q] - w >= 8) HUFF_STEP(s[q], p, w);
+        while (w < e[q]) { /* the tail: one code at a time, reads and writes bounded */
+            uint64_t v = 0;
+            Py_ssize_t b = (Py_ssize_t)(p >> 3);
+            if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
+            const huff_entry *h = &t[(v >> (p & 7)) & (HUFF_TSIZE - 1)];
+            if (!h->len1 || e[q] - w < h->n1) return 0;
+            memcpy(w, &h->bytes, h->n1);
+            w += h->n1;
+            p += h->len1;
+            if (p > bits) return 0;
+        }
+        if ((p + 7) / 8 != (uint64_t)sizes[q]) return 0;
+    }
+    return 1;
+}
+
+/* huff_hist(plane, fill) -> bytes: HUFF_TOKENS little-endian uint64 token counts. */
+static PyObject *k_huff_hist(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer plane;
+    int fill;
+    if (!PyArg_ParseTuple(args, "y*i", &plane, &fill)) return NULL;
+    uint64_t c[HUFF_TOKENS];
+    memset(c, 0, sizeof c);
+    const uint8_t *src = plane.buf;
+    uint8_t f = (uint8_t)fill;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(plane.len, q, &lo, &hi);
+        HUFF_TOKENIZE(src, lo, hi, f, { c[tok]++; });
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&plane);
+    return PyBytes_FromStringAndSize((const char *)c, sizeof c);
+}
+
+/* huff_encode(plane, fill, lengths[264], out) -> (size0, size1, size2, size3) */
+static PyObject *k_huff_encode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer plane, lens, out;
+    int fill;
+    if (!PyArg_ParseTuple(args, "y*iy*w*", &plane, &fill, &lens, &out)) return NULL;
+    PyObject *result = NULL;
+    uint16_t code[256];
+    Py_ssize_t sizes[4], got;
+    if (lens.len != HUFF_TOKENS || out.len < (11 * plane.len + 7) / 8 + 12) {
+        PyErr_SetString(PyExc_ValueError, "huff_encode: bad lengths or output size");
+        goto done;
+    }
+    if (!huff_codes(lens.buf, code)) {
+        PyErr_SetString(PyExc_ValueError, "huff_encode: lengths are no prefix code");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    got = huff_encode4(plane.buf, plane.len, (uint8_t)fill, lens.buf, code, out.buf, sizes);
+    Py_END_ALLOW_THREADS;
+    if (got < 0) {
+        PyErr_SetString(PyExc_ValueError, "huff_encode: a token of the plane has no code");
+        goto done;
+    }
+    result = Py_BuildValue("(nnnn)", sizes[0], sizes[1], sizes[2], sizes[3]);
+done:
+    PyBuffer_Release(&plane);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* huff_decode(streams, (size0..size3), fill, lengths[264], out): ValueError when corrupt. */
+static PyObject *k_huff_decode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer src, lens, out;
+    Py_ssize_t sizes[4];
+    int fill;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)iy*w*", &src, &sizes[0], &sizes[1], &sizes[2],
+                          &sizes[3], &fill, &lens, &out))
+        return NULL;
+    PyObject *result = NULL;
+    huff_entry *t = NULL;
+    int ok = 0;
+    if (lens.len != HUFF_TOKENS || sizes[0] < 0 || sizes[1] < 0 || sizes[2] < 0 || sizes[3] < 0 ||
+        sizes[0] + sizes[1] + sizes[2] + sizes[3] != src.len) {
+        PyErr_SetString(PyExc_ValueError, "huff_decode: bad lengths or stream sizes");
+        goto done;
+    }
+    t = PyMem_RawMalloc(sizeof(huff_entry) * HUFF_TSIZE);
+    if (t == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    ok = huff_table(lens.buf, (uint8_t)fill, t) && huff_decode4(src.buf, sizes, t, out.buf, out.len);
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "huff_decode: corrupt stream");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(t);
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 /* empty_bytearray(n): a bytearray whose bytes are NOT zeroed, for outputs that
  * the decoder overwrites entirely (bytearray(n) memsets them first). */
 static PyObject *k_empty_bytearray(PyObject *self, PyObject *args) {
@@ -443,6 +729,9 @@ static PyMethodDef methods[] = {
     {"join", k_join, METH_VARARGS, "join(planes, rotate, dst): inverse of split"},
     {"nib_pack", k_nib_pack, METH_VARARGS, "nib_pack(plane, base, packed, escapes) -> count"},
     {"nib_unpack", k_nib_unpack, METH_VARARGS, "nib_unpack(packed, base, escapes, out)"},
+    {"huff_hist", k_huff_hist, METH_VARARGS, "huff_hist(plane, fill) -> token counts"},
+    {"huff_encode", k_huff_encode, METH_VARARGS, "huff_encode(plane, fill, lengths, out)"},
+    {"huff_decode", k_huff_decode, METH_VARARGS, "huff_decode(streams, sizes, fill, lengths, out)"},
     {"join_apply", k_join_apply, METH_VARARGS, "join_apply(planes, width, sub, dst): in place"},
     {NULL, NULL, 0, NULL},
 };

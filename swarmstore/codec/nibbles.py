@@ -60,19 +60,9 @@ class NibblePairs:
         return cls(base)
 
     def encode(self, data: memoryview) -> bytes:
-        plane = np.frombuffer(data, dtype=np.uint8)
-        n = plane.size
-        pairs = (n + 1) // 2
-        packed = scratch("nib.packed", pairs)
-        if native.KERNELS is not None:
-            escapes = scratch("nib.escapes", n)
-            count = native.KERNELS.nib_pack(plane, self.base, packed, escapes)
-            escaped_bytes = escapes[:count].tobytes()
-        else:
-            escaped_bytes = self.pack_numpy(plane, packed)
-            count = len(escaped_bytes)
+        packed, escaped_bytes = pack_pairs(np.frombuffer(data, dtype=np.uint8), self.base)
         body = zstd_literals().compress(packed.data)
-        return b"".join((_COUNT.pack(count), escaped_bytes, body))
+        return b"".join((_COUNT.pack(len(escaped_bytes)), escaped_bytes, body))
 
     def pack_numpy(self, plane: np.ndarray, packed: np.ndarray) -> bytes:
         """Codes of ``plane`` into ``packed``; returns the escaped bytes (numpy twin)."""
@@ -98,17 +88,8 @@ class NibblePairs:
         start = _COUNT.size + count
         if start > len(payload):
             raise CodecError(f"nibpairs stream truncated inside its {count} escapes")
-        n = len(out)
-        pairs = (n + 1) // 2
-        packed = np.frombuffer(decompress_zstd(payload[start:], pairs), dtype=np.uint8)
-        escaped_bytes = payload[_COUNT.size : start]
-        if native.KERNELS is not None:
-            try:
-                native.KERNELS.nib_unpack(packed, self.base, escaped_bytes, out)
-            except ValueError as exc:
-                raise CodecError(f"corrupt nibpairs stream: {exc}") from None
-        else:
-            self.unpack_numpy(packed, escaped_bytes, np.frombuffer(out, dtype=np.uint8))
+        packed = np.frombuffer(decompress_zstd(payload[start:], (len(out) + 1) // 2), np.uint8)
+        unpack_pairs(packed, self.base, payload[_COUNT.size : start], out)
 
     def unpack_numpy(
         self, packed: np.ndarray, escaped_bytes: memoryview, target: np.ndarray
@@ -130,3 +111,25 @@ class NibblePairs:
         np.add(codes, np.uint8(self.base), out=target)
         if count:
             target[escaped] = np.frombuffer(escaped_bytes, dtype=np.uint8)
+
+
+def pack_pairs(plane: np.ndarray, base: int) -> tuple[np.ndarray, bytes]:
+    """-> (packed codes, a view of this thread's scratch; the escaped bytes)."""
+    n = plane.size
+    packed = scratch("nib.packed", (n + 1) // 2)
+    if native.KERNELS is not None:
+        escapes = scratch("nib.escapes", n)
+        count = native.KERNELS.nib_pack(plane, base, packed, escapes)
+        return packed, escapes[:count].tobytes()
+    return packed, NibblePairs(base).pack_numpy(plane, packed)
+
+
+def unpack_pairs(packed: np.ndarray, base: int, escaped: memoryview, out: memoryview) -> None:
+    """Inverse of ``pack_pairs`` into ``out``."""
+    if native.KERNELS is not None:
+        try:
+            native.KERNELS.nib_unpack(packed, base, escaped, out)
+        except ValueError as exc:
+            raise CodecError(f"corrupt nibble codes: {exc}") from None
+    else:
+        NibblePairs(base).unpack_numpy(packed, escaped, np.frombuffer(out, dtype=np.uint8))

@@ -151,7 +151,8 @@ def test_frames_identical_and_cross_decodable_without_kernels(
     dtype: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Realistic weights and a fine-tuning step: the numpy path writes the same
-    frames as the kernels and each decodes the other's."""
+    frames as the kernels (except that only a host with the kernels picks the
+    ``huff`` coder, whose fast decoder is C) and each decodes the other's."""
     from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk
     from swarmstore.codec import native as nat
 
@@ -168,6 +169,8 @@ def test_frames_identical_and_cross_decodable_without_kernels(
             with monkeypatch.context() as m:
                 m.setattr(nat, "KERNELS", None)
                 without = encode_chunk(raw, dtype, CodecPolicy(policy), base=b)
-                assert without.frame == with_c.frame
+                assert "huff" not in without.codec_name
+                if "huff" not in with_c.codec_name:
+                    assert without.frame == with_c.frame
                 assert decode_chunk(with_c.frame, dtype, len(raw), base=b) == raw
             assert decode_chunk(without.frame, dtype, len(raw), base=b) == raw
