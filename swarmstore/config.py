@@ -23,6 +23,7 @@ Durability = Literal["full", "normal"]
 CONFIG_FILE_NAME = "swarmstore.toml"  # a store directory holding one opens what it names
 _NO_ROOT = Path("/\0no-root")  # sentinel: a URL-only config gets a per-machine cache root
 _PATH_FIELDS = ("root", "blob_path", "graph_path")
+_MAX_INLINE_FRAME_BYTES = 1 << 20  # a frame this big is a blob file's job
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class StoreConfig:
     delta_base: "keyframe" (deltas against the chunk's keyframe: a restore
         decodes at most two frames per chunk) or "parent" (deltas against the
         previous version: smaller, but a restore decodes the whole chain).
+    inline_frame_bytes: encoded chunks of at most this many bytes are kept in
+        the metadata database with the manifest instead of as blob files (a
+        file per 1 KB bias costs more than the bias); 0 writes every frame as
+        a blob.
     threads: worker threads for encoding/decoding; 0 means one per core.
     durability: "full" fsyncs blobs and uses synchronous=FULL for commits;
         "normal" skips blob fsync (tests, throwaway stores).
@@ -71,6 +76,7 @@ class StoreConfig:
     chunk_bytes: int = 4 << 20
     keyframe_interval: int = 8  # measured: benchmarks/results/keyframes.md
     delta_base: str = "keyframe"
+    inline_frame_bytes: int = 32 << 10  # measured: benchmarks/results/checkpoint_io.md
     threads: int = 0
     durability: Durability = "full"
     gc_grace_seconds: float = 3600.0
@@ -115,6 +121,11 @@ class StoreConfig:
             )
         if self.delta_base not in ("keyframe", "parent"):
             raise InvalidRecordError(f"delta_base must be keyframe|parent, not {self.delta_base!r}")
+        if not 0 <= self.inline_frame_bytes <= _MAX_INLINE_FRAME_BYTES:
+            raise InvalidRecordError(
+                f"inline_frame_bytes must be between 0 and {_MAX_INLINE_FRAME_BYTES}, "
+                f"not {self.inline_frame_bytes}"
+            )
         if self.durability not in ("full", "normal"):
             raise InvalidRecordError(f"durability must be full|normal, not {self.durability!r}")
 

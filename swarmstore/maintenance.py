@@ -27,7 +27,7 @@ from swarmstore.checkpoints.hashing import blob_key
 from swarmstore.meta import model_queries as q
 from swarmstore.meta.blob_refs import blob_references, referenced_blob_keys
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.tables import ChunkRow
+from swarmstore.meta.tables import ChunkRow, InlineFrameRow
 
 _PG_UNVALIDATED = (
     "SELECT conrelid::regclass::text, conname FROM pg_constraint "
@@ -84,6 +84,12 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
         ).all()
         known = set(session.scalars(select(ChunkRow.pk)))
         others = blob_references(session, skip=(ChunkRow.__tablename__,))
+        inline = {  # key -> (length, content matches the key), streamed: never all frames at once
+            key: (len(frame), blob_key(frame) == key)
+            for key, frame in session.execute(
+                select(InlineFrameRow.key, InlineFrameRow.frame).execution_options(yield_per=500)
+            )
+        }
     for pk, base in bases:
         if base not in known:
             report.problems.append(f"chunk {pk}: delta base chunk {base} is missing")
@@ -95,7 +101,10 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
     report.chunks_checked = len(locations)
     for key, who in users.items():
         report.blobs_checked += 1
-        problem = _blob_problem(blobs, key, lengths[key])
+        if key in inline:
+            problem = _inline_problem(*inline[key], lengths[key])
+        else:
+            problem = _blob_problem(blobs, key, lengths[key])
         if problem:
             for user_swarm, user_model, user_version, user_tensor, user_idx in who:
                 report.problems.append(
@@ -108,6 +117,14 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
         if problem:
             report.problems.append(f"{ref.table}: blob {ref.key} {problem}")
     return report
+
+
+def _inline_problem(length: int, matches: bool, expected: int) -> str | None:
+    if length != expected:
+        return f"(inline) has {length} bytes, expected {expected} (truncated?)"
+    if not matches:
+        return "(inline) content does not match its hash (corrupt)"
+    return None
 
 
 def _blob_problem(blobs: BlobStore, key: str, length: int) -> str | None:

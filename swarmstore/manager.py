@@ -84,6 +84,7 @@ class SwarmDatabaseManager(
             chunk_bytes=config.chunk_bytes,
             keyframe_interval=config.keyframe_interval,
             delta_base=config.delta_base,
+            inline_frame_bytes=config.inline_frame_bytes,
         )
         self._models = ModelVersionService(meta, blobs, self._executor, self._events, policy)
         self._models.deletion_guards.append(version_references)  # deployed/aliased/registered

@@ -11,7 +11,9 @@ purges what nothing needs any more, inside the same transaction:
 
 What stays is exactly what later versions still decode through, plus a
 tombstone row for a deleted version that something still names, so that
-lineage and history keep their shape. Blobs are freed by ``gc`` once no chunk names them.
+lineage and history keep their shape. Inline frames (small frames kept in SQL)
+go with the last chunk that names them; blobs are freed by ``gc`` once no
+chunk names them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from swarmstore.meta.schema import metadata
-from swarmstore.meta.tables import ChunkRow, TensorRow, VersionRow
+from swarmstore.meta.tables import ChunkRow, InlineFrameRow, TensorRow, VersionRow
 
 
 def _named_elsewhere() -> list[ColumnElement[bool]]:
@@ -41,6 +43,19 @@ def _named_elsewhere() -> list[ColumnElement[bool]]:
     return clauses
 
 
+def drop_unnamed_inline_frames(session: Session, keys: set[str]) -> None:
+    """Delete the inline frames of ``keys`` that no chunk names any more.
+
+    Safe inside any write transaction: writers are serialized and each one
+    re-inserts the inline frames its manifest names.
+    """
+    named = exists().where(ChunkRow.blob_key == InlineFrameRow.key)
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        batch = ordered[start : start + 500]
+        session.execute(delete(InlineFrameRow).where(InlineFrameRow.key.in_(batch), ~named))
+
+
 def hide_version(session: Session, version_pk: int) -> None:
     session.execute(update(VersionRow).where(VersionRow.pk == version_pk).values(hidden=True))
 
@@ -54,6 +69,7 @@ def purge_hidden(session: Session, model_pk: int) -> int:
     )
     user = aliased(ChunkRow)
     freed = 0
+    keys: set[str] = set()  # blob keys of the freed chunks
     while True:
         unused = select(ChunkRow.pk).where(
             ChunkRow.tensor_pk.in_(hidden_tensors),
@@ -63,8 +79,11 @@ def purge_hidden(session: Session, model_pk: int) -> int:
         if not pks:
             break
         for start in range(0, len(pks), 500):
-            session.execute(delete(ChunkRow).where(ChunkRow.pk.in_(pks[start : start + 500])))
+            batch = pks[start : start + 500]
+            keys.update(session.scalars(select(ChunkRow.blob_key).where(ChunkRow.pk.in_(batch))))
+            session.execute(delete(ChunkRow).where(ChunkRow.pk.in_(batch)))
         freed += len(pks)
+    drop_unnamed_inline_frames(session, keys)
     session.execute(
         delete(TensorRow).where(
             TensorRow.pk.in_(hidden_tensors),

@@ -18,6 +18,7 @@ class ChunkEntry:
     base_chunk_pk: int | None = None  # the chunk this one is a delta on
     pk: int | None = None  # set once stored
     new_blob: bool = False  # this save wrote the blob (for stored-bytes accounting)
+    frame: bytes | None = None  # the encoded frame, when it lives in SQL (inline_frames)
 
 
 @dataclass(slots=True)
@@ -48,6 +49,11 @@ class Manifest:
     @property
     def new_bytes(self) -> int:
         return sum(c.encoded_length for t in self.tensors for c in t.chunks if c.new_blob)
+
+    @property
+    def inline_frames(self) -> dict[str, bytes]:
+        """Every inline frame the manifest names, by key (pure references too)."""
+        return {c.blob_key: c.frame for t in self.tensors for c in t.chunks if c.frame is not None}
 
     @property
     def is_incremental(self) -> bool:

@@ -171,13 +171,19 @@ class ChunkReader:
                 raise _ChunkFault("raw bytes fail their hash", link.blob_key)
 
     def _frame(self, chunk: ChunkEntry) -> bytes | bytearray | memoryview:
-        try:
-            frame = self.blobs.get(chunk.blob_key)
-        except FileNotFoundError:
-            raise _ChunkFault("blob is missing", chunk.blob_key) from None
+        """The chunk's frame: inline (kept in SQL with the manifest) or its blob."""
+        frame: bytes | bytearray | memoryview | None = chunk.frame
+        where = "inline frame"
+        if frame is None:
+            where = "blob"
+            try:
+                frame = self.blobs.get(chunk.blob_key)
+            except FileNotFoundError:
+                raise _ChunkFault("blob is missing", chunk.blob_key) from None
         if len(frame) != chunk.encoded_length:
             raise _ChunkFault(
-                f"blob has {len(frame)} bytes, manifest says {chunk.encoded_length}", chunk.blob_key
+                f"{where} has {len(frame)} bytes, manifest says {chunk.encoded_length}",
+                chunk.blob_key,
             )
         return frame
 

@@ -151,7 +151,6 @@ class ModelVersionService:
         self.blobs.flush()
 
         now = utc_now()
-        metadata = self._metadata(rec.metadata, manifest, now)
         with self.meta.write() as session:
             model = q.get_or_create_model(
                 session,
@@ -176,6 +175,8 @@ class ModelVersionService:
                         version=rec.parent_version,
                     )
                 parent_pk = parent.pk
+            q.insert_inline_frames(session, manifest)  # decides which inline bytes are new
+            metadata = self._metadata(rec.metadata, manifest, now)
             row = VersionRow(
                 model_pk=model.pk,
                 version=version,

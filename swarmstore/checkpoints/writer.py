@@ -4,7 +4,9 @@ Per chunk: hash the raw bytes; an unchanged chunk of the parent version is a
 pure reference (no encoding, no blob); otherwise encode — as a delta while
 fewer than ``keyframe_interval`` versions separate it from its keyframe, else
 a full frame — and put the frame under its BLAKE3 key (an identical frame from
-any model or swarm is already there and is not written again).
+any model or swarm is already there and is not written again). A frame of at
+most ``inline_frame_bytes`` stays on its chunk entry instead, for the meta
+layer to commit in SQL with the manifest.
 
 The delta base is the chunk's keyframe (``delta_base="keyframe"``, the
 default: every version restores with two frame decodes, however deep) or the
@@ -41,6 +43,7 @@ class WritePolicy:
     keyframe_interval: int
     incremental: bool = True
     delta_base: str = "keyframe"  # or "parent"
+    inline_frame_bytes: int = 0  # frames up to this size go to SQL, not the blob store
 
 
 def chunk_length(chunk_bytes: int, itemsize: int) -> int:
@@ -161,6 +164,7 @@ class CheckpointWriter:
                 codec=parent.codec,
                 depth=parent.depth,
                 base_chunk_pk=parent.base_chunk_pk,
+                frame=parent.frame,  # re-inserted with the manifest: see InlineFrameRow
             )
         base: bytes | bytearray | None = None
         anchor: ChunkEntry | None = None
@@ -175,7 +179,12 @@ class CheckpointWriter:
             base = self.base_provider(anchor, dtype)
         encoded = encode_chunk(view, dtype, self.policy.codec, base)
         key = blob_key(encoded.frame)
-        wrote = self.blobs.put(key, encoded.frame)
+        inline: bytes | None = None
+        if len(encoded.frame) <= self.policy.inline_frame_bytes:
+            inline = bytes(encoded.frame)  # committed with the manifest; new_blob set then
+            wrote = False
+        else:
+            wrote = self.blobs.put(key, encoded.frame)
         delta = encoded.is_delta and parent is not None and anchor is not None
         # a later save diffs against this chunk only if it is a keyframe (or, in
         # the "parent" layout, always)
@@ -192,4 +201,5 @@ class CheckpointWriter:
             depth=parent.depth + 1 if delta and parent is not None else 0,
             base_chunk_pk=anchor.pk if delta and anchor is not None else None,
             new_blob=wrote,
+            frame=inline,
         )

@@ -14,6 +14,7 @@ from sqlalchemy import Column, select
 from sqlalchemy.orm import Session
 
 from swarmstore.meta.schema import metadata
+from swarmstore.meta.tables import InlineFrameRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +36,12 @@ def blob_key_columns() -> list[tuple[Column[str], Column[int]]]:
 
 
 def referenced_blob_keys(session: Session) -> set[str]:
+    """Keys of blobs in the blob store that some row names; a key whose frame
+    lives in ``inline_frames`` is not one (its row holds the bytes)."""
     keys: set[str] = set()
     for column, _length in blob_key_columns():
         keys.update(k for k in session.scalars(select(column).distinct()) if k)
-    return keys
+    return keys - set(session.scalars(select(InlineFrameRow.key)))
 
 
 def blob_references(session: Session, *, skip: tuple[str, ...] = ()) -> list[BlobReference]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from swarmstore.errors import SwarmStoreError
 
-HEAD_REVISION = "0005"  # a test asserts this equals the scripts' head
+HEAD_REVISION = "0006"  # a test asserts this equals the scripts' head
 
 
 def script_location() -> str:

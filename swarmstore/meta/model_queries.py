@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
-from swarmstore.meta.tables import ChunkRow, ModelRow, TensorRow, VersionRow
+from swarmstore.meta.tables import ChunkRow, InlineFrameRow, ModelRow, TensorRow, VersionRow
 
 _IN_BATCH = 500  # stay under every backend's bound-parameter limit
 
@@ -164,7 +165,33 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
             c.pk = chunk_pk[(tensor_pk[e.position], c.idx)]
 
 
-def _chunk_entry(row: ChunkRow) -> ChunkEntry:
+def insert_inline_frames(session: Session, manifest: Manifest) -> None:
+    """Insert the manifest's inline frames that are not stored yet, in the write
+    transaction (writers are serialized, so a frame present now stays until this
+    commits). The first chunk of each frame inserted here counts as new bytes."""
+    frames = manifest.inline_frames
+    if not frames:
+        return
+    keys = sorted(frames)
+    present: set[str] = set()
+    for start in range(0, len(keys), _IN_BATCH):
+        batch = keys[start : start + _IN_BATCH]
+        present.update(
+            session.scalars(select(InlineFrameRow.key).where(InlineFrameRow.key.in_(batch)))
+        )
+    missing = [k for k in keys if k not in present]
+    if not missing:
+        return
+    session.execute(insert(InlineFrameRow), [{"key": k, "frame": frames[k]} for k in missing])
+    unclaimed = set(missing)
+    for tensor in manifest.tensors:
+        for chunk in tensor.chunks:
+            if chunk.frame is not None and chunk.blob_key in unclaimed:
+                chunk.new_blob = True
+                unclaimed.discard(chunk.blob_key)
+
+
+def _chunk_entry(row: ChunkRow, frame: bytes | None = None) -> ChunkEntry:
     return ChunkEntry(
         idx=row.idx,
         raw_hash=row.raw_hash,
@@ -175,6 +202,14 @@ def _chunk_entry(row: ChunkRow) -> ChunkEntry:
         depth=row.depth,
         base_chunk_pk=row.base_chunk_pk,
         pk=row.pk,
+        frame=frame,
+    )
+
+
+def _with_frames(query: Select[Any]) -> Select[Any]:
+    """``query``'s chunks, each with its inline frame (None for a blob file)."""
+    return query.add_columns(InlineFrameRow.frame).outerjoin(
+        InlineFrameRow, InlineFrameRow.key == ChunkRow.blob_key
     )
 
 
@@ -203,8 +238,8 @@ def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
         .where(TensorRow.version_pk == version_pk)
         .order_by(ChunkRow.tensor_pk, ChunkRow.idx)
     )
-    for row in session.scalars(chunk_query):
-        entries[row.tensor_pk].chunks.append(_chunk_entry(row))
+    for row, frame in session.execute(_with_frames(chunk_query)):
+        entries[row.tensor_pk].chunks.append(_chunk_entry(row, frame))
     return list(entries.values())
 
 
@@ -213,8 +248,9 @@ def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry
     found: dict[int, ChunkEntry] = {}
     for start in range(0, len(wanted), _IN_BATCH):
         batch = wanted[start : start + _IN_BATCH]
-        for row in session.scalars(select(ChunkRow).where(ChunkRow.pk.in_(batch))):
-            found[row.pk] = _chunk_entry(row)
+        query = _with_frames(select(ChunkRow).where(ChunkRow.pk.in_(batch)))
+        for row, frame in session.execute(query):
+            found[row.pk] = _chunk_entry(row, frame)
     return found
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -139,6 +140,24 @@ class ChunkRow(Base):
         ForeignKey("tensor_chunks.pk", ondelete="RESTRICT"), default=None
     )
     depth: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InlineFrameRow(Base):
+    """Frames too small to be worth a blob file, kept in SQL under the same
+    content address (``tensor_chunks.blob_key``).
+
+    A small frame as a file costs an inode, a write, an fsync and a rename (or
+    an object-store PUT) for a few hundred bytes; a model's biases and norms
+    are a third to two thirds of its chunks. Here they commit with the
+    manifest in its one transaction. A chunk whose key is in this table reads
+    its frame from here; the writer re-inserts every inline frame its manifest
+    names, and deleting a version drops the frames no chunk names any more.
+    """
+
+    __tablename__ = "inline_frames"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    frame: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class EventRow(Base):

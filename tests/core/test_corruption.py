@@ -1,7 +1,9 @@
-"""Damaged blobs are detected on read (naming the tensor) and by check()."""
+"""Damaged blobs and inline frames are detected on read (naming the tensor) and
+by check()."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,11 +15,10 @@ from tests.conftest import model_record
 
 
 def _blob_of(store_path: Path, db: SwarmDatabaseManager, tensor: str) -> Path:
-    import sqlite3
-
     conn = sqlite3.connect(store_path / "meta.sqlite3")
     key = conn.execute(
-        "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk WHERE t.name = ?",
+        "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk "
+        "WHERE t.name = ?",
         (tensor,),
     ).fetchone()[0]
     conn.close()
@@ -46,7 +47,8 @@ def delete(path: Path) -> None:
 def test_damaged_blob_is_reported_naming_the_tensor(
     db: SwarmDatabaseManager, store_path: Path, damage: Callable[[Path], None]
 ) -> None:
-    weights = {"encoder.weight": torch.randn(128, 64), "head.weight": torch.randn(4, 64)}
+    # 128 KB of noise: a blob file (frames up to inline_frame_bytes stay in SQL)
+    weights = {"encoder.weight": torch.randn(256, 128), "head.weight": torch.randn(4, 64)}
     db.store_neural_model("s", model_record("v1", weights))
     damage(_blob_of(store_path, db, "encoder.weight"))
 
@@ -65,6 +67,47 @@ def test_damaged_blob_is_reported_naming_the_tensor(
     assert not report.ok
     assert any("encoder.weight" in p and "v1" in p for p in report.problems)
     assert not any("head.weight" in p for p in report.problems)
+
+
+def _damage_inline(store_path: Path, tensor: str, how: str) -> None:
+    """Flip a byte of, truncate, or delete the tensor's inline frame row."""
+    conn = sqlite3.connect(store_path / "meta.sqlite3")
+    try:
+        key, frame = conn.execute(
+            "SELECT f.key, f.frame FROM inline_frames f JOIN tensor_chunks c ON c.blob_key = f.key "
+            "JOIN tensors t ON t.pk = c.tensor_pk WHERE t.name = ?",
+            (tensor,),
+        ).fetchone()
+        if how == "delete":
+            conn.execute("DELETE FROM inline_frames WHERE key = ?", (key,))
+        else:
+            data = bytearray(frame)
+            if how == "flip":
+                data[len(data) // 2] ^= 0x10
+            else:
+                del data[-7:]
+            conn.execute("UPDATE inline_frames SET frame = ? WHERE key = ?", (bytes(data), key))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
+def test_damaged_inline_frame_is_reported_naming_the_tensor(
+    db: SwarmDatabaseManager, store_path: Path, how: str
+) -> None:
+    weights = {"encoder.weight": torch.randn(256, 128), "norm.bias": torch.randn(64)}
+    db.store_neural_model("s", model_record("v1", weights))
+    _damage_inline(store_path, "norm.bias", how)
+
+    with pytest.raises(CorruptDataError) as raised:
+        db.get_neural_model("s", "model_001", "v1")
+    assert raised.value.tensor == "norm.bias"
+
+    report = db.check()
+    assert not report.ok
+    assert any("norm.bias" in p and "v1" in p for p in report.problems)
+    assert not any("encoder.weight" in p for p in report.problems)
 
 
 def test_check_is_clean_on_a_healthy_store(db: SwarmDatabaseManager) -> None:

@@ -9,7 +9,7 @@ import torch
 from sqlalchemy import func, select
 
 from swarmstore import ModelNotFoundError, SwarmDatabaseManager, VersionExistsError
-from swarmstore.meta.tables import ChunkRow, VersionRow
+from swarmstore.meta.tables import ChunkRow, InlineFrameRow, VersionRow
 from tests.conftest import bits_equal, store_snapshot
 
 
@@ -124,3 +124,28 @@ def test_a_registered_aliased_version_cannot_be_deleted(tmp_path: Path) -> None:
         db.delete_model_version(SWARM, "model_001", "v1.2")  # named by nothing
         versions = [v.version for v in db.list_model_versions(SWARM, "model_001")]
         assert versions == ["v1.0", "v1.1"]
+
+
+def test_deleting_versions_drops_only_the_inline_frames_no_chunk_names(tmp_path: Path) -> None:
+    """Small frames live in SQL (inline_frames): the last chunk naming one takes
+    it along; a frame another version still names stays and still restores."""
+    gen = torch.Generator().manual_seed(1)
+    shared = torch.randn(32, generator=gen)  # in both versions: one inline frame
+    with SwarmDatabaseManager.open(tmp_path, durability="normal") as db:
+        db.store_neural_model(
+            "s", {"id": "m", "version": "v1", "weights": {"a": shared, "b": torch.randn(16)}}
+        )
+        db.store_neural_model(
+            "s", {"id": "m", "version": "v2", "weights": {"a": shared, "c": torch.randn(8)}}
+        )
+        assert _count(db, InlineFrameRow) == 3
+        assert not any((tmp_path / "blobs").rglob("*/*"))  # nothing small became a file
+
+        db.delete_model_version("s", "m", "v1")
+        assert _count(db, InlineFrameRow) == 2  # b's frame went with v1; a's stays for v2
+        back = db.get_neural_model("s", "m", "v2").weights
+        assert bits_equal(back["a"], shared)
+
+        db.delete_model_version("s", "m", "v2")
+        assert _count(db, InlineFrameRow) == 0
+        assert db.check().ok

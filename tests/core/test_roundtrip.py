@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swarmstore import SwarmDatabaseManager
+from swarmstore import InvalidRecordError, SwarmDatabaseManager
 from swarmstore.dtypes import DTYPES
 from tests.conftest import bits_equal, model_record
 
@@ -137,18 +138,30 @@ def test_numpy_arrays_and_flat_buffers(db: SwarmDatabaseManager) -> None:
     ]
 
 
+def _stored_frames(store_path: Path) -> tuple[set[str], set[str]]:
+    """Names of the blob files and keys of the inline frames (kept in SQL)."""
+    files = {p.name for p in (store_path / "blobs").rglob("*") if p.is_file()}
+    conn = sqlite3.connect(store_path / "meta.sqlite3")
+    try:
+        inline = {row[0] for row in conn.execute("SELECT key FROM inline_frames")}
+    finally:
+        conn.close()
+    return files, inline
+
+
 def test_identical_tensors_are_stored_once_across_models_and_swarms(
     db: SwarmDatabaseManager, store_path: Path
 ) -> None:
     frozen = torch.randn(256, 256)
     db.store_neural_model("s1", model_record("v1", {"backbone": frozen, "head": torch.randn(4)}))
-    blobs_after_first = {p.name for p in (store_path / "blobs").rglob("*") if p.is_file()}
+    first_files, first_inline = _stored_frames(store_path)
     second = db.store_neural_model(
         "s2",
         model_record("v1", {"backbone": frozen.clone(), "head": torch.randn(4)}, model_id="other"),
     )
-    blobs_after_second = {p.name for p in (store_path / "blobs").rglob("*") if p.is_file()}
-    assert len(blobs_after_second - blobs_after_first) == 1  # only the new head
+    second_files, second_inline = _stored_frames(store_path)
+    assert second_files == first_files and len(first_files) == 1  # the backbone, once
+    assert len(second_inline - first_inline) == 1  # only the new head (small: kept in SQL)
     assert second.metadata.stored_size is not None and second.metadata.stored_size < 1024
 
 
@@ -158,3 +171,43 @@ def test_unchanged_tensor_in_next_version_writes_nothing(db: SwarmDatabaseManage
     nxt = dict(weights, trained=weights["trained"] + 1)
     stored = db.store_neural_model("s", model_record("v2", nxt, parentVersion="v1"))
     assert stored.metadata.stored_size is not None and stored.metadata.stored_size < 64 * 4 + 200
+
+
+@pytest.mark.embedded_only
+def test_small_frames_commit_in_sql_and_big_ones_as_blob_files(tmp_path: Path) -> None:
+    """Frames up to ``inline_frame_bytes`` are rows of ``inline_frames``; bigger
+    ones are blob files; both restore bit-exactly in a fresh process-like reopen,
+    and ``inline_frame_bytes=0`` writes every frame as a file."""
+    gen = torch.Generator().manual_seed(3)
+    weights = {
+        "big": torch.randn(128, 256, generator=gen),  # 128 KB of noise: a file
+        "bias": torch.randn(96, generator=gen),
+        "norm": torch.ones(96),
+    }
+    for limit, files, inline in ((32 << 10, 1, 2), (0, 3, 0)):
+        root = tmp_path / f"limit{limit}"
+        with SwarmDatabaseManager.open(root, durability="normal", inline_frame_bytes=limit) as db:
+            stored = db.store_neural_model("s", model_record("v1", weights))
+        assert stored.metadata.stored_size is not None and stored.metadata.stored_size > 0
+        found_files, found_inline = _stored_frames(root)
+        assert (len(found_files), len(found_inline)) == (files, inline)
+        with SwarmDatabaseManager.open(root, durability="normal") as db:
+            back = db.get_neural_model("s", "model_001", "v1").weights
+            assert all(bits_equal(back[k], v) for k, v in weights.items())
+            assert db.check().ok and db.gc(grace_seconds=0).deleted == 0
+
+
+def test_stored_size_counts_an_inline_frame_once(db: SwarmDatabaseManager) -> None:
+    bias = torch.randn(64)
+    first = db.store_neural_model("s", model_record("v1", {"a": bias, "b": bias.clone()}))
+    again = db.store_neural_model("s", model_record("v2", {"a": bias.clone()}, model_id="m2"))
+    frame = first.metadata.stored_size
+    assert frame is not None and 0 < frame < 2 * 64 * 4  # one frame (~350 B) for both tensors
+    assert again.metadata.stored_size == 0  # already stored, by another model
+
+
+@pytest.mark.parametrize("limit", [-1, (1 << 20) + 1])
+def test_inline_frame_bytes_out_of_range_is_refused(tmp_path: Path, limit: int) -> None:
+    with pytest.raises(InvalidRecordError, match="inline_frame_bytes"):
+        SwarmDatabaseManager.open(tmp_path, inline_frame_bytes=limit)
+    assert not (tmp_path / "meta.sqlite3").exists()

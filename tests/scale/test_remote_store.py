@@ -170,7 +170,7 @@ def test_object_store_blobs_are_idempotent_ranged_and_multipart(servers: Servers
 
 
 def test_gc_on_object_storage_spares_young_and_reused_blobs(remote: StoreConfig) -> None:
-    weights = {"w": torch.randn(64, 64)}
+    weights = {"w": torch.randn(128, 128)}  # 64 KB: a blob object, not an inline frame
     with SwarmDatabaseManager.open(remote) as db:
         db.store_neural_model("s", model_record("v1", weights))
         db.store_neural_model("s", model_record("keep", {"w": torch.randn(8)}, model_id="other"))
