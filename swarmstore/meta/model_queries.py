@@ -127,7 +127,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
         }
         for e in manifest.tensors
     ]
-    session.execute(insert(TensorRow), tensor_rows)
+    session.execute(insert(TensorRow.__table__), tensor_rows)
     tensor_pk: dict[int, int] = {
         position: pk
         for position, pk in session.execute(
@@ -151,7 +151,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
     ]
     if not chunk_rows:
         return
-    session.execute(insert(ChunkRow), chunk_rows)
+    session.execute(insert(ChunkRow.__table__), chunk_rows)
     chunk_pk = {
         (t_pk, idx): pk
         for pk, t_pk, idx in session.execute(

@@ -57,9 +57,7 @@ def test_fifty_versions_restore_in_random_order_and_survive_pruning(
         db.gc(grace_seconds=0)
         assert db.check().ok
         kept = [i for i in range(50) if i not in pruned]
-        assert [v.version for v in db.list_model_versions("s", "m")] == [
-            f"v{i:02d}" for i in kept
-        ]
+        assert [v.version for v in db.list_model_versions("s", "m")] == [f"v{i:02d}" for i in kept]
         random.Random(4).shuffle(kept)
         for i in kept:
             restored = db.get_neural_model("s", "m", f"v{i:02d}").weights
