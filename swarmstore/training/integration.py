@@ -51,6 +51,7 @@ from swarmstore.training.catalog import TRAINING_KEY, CheckpointKind, training_v
 from swarmstore.training.history import headline, numeric
 from swarmstore.training.naming import VersionNaming
 from swarmstore.training.options import IntegrationOptions
+from swarmstore.training.plan import SnapshotPlanner
 from swarmstore.training.resources import ResourceMonitor
 from swarmstore.training.resume import ResumeState
 from swarmstore.training.retention import KeepLast, RetentionPolicy, policies_from, prune_plan
@@ -98,6 +99,7 @@ class NeuralServiceIntegration:
         )
         self._lock = threading.Lock()
         self._buffers = SnapshotBuffers()
+        self._planner = SnapshotPlanner()
         self._phase = "idle"
         self._run: Any = None
         self._summary: dict[str, Any] | None = None
@@ -370,6 +372,7 @@ class NeuralServiceIntegration:
             failure = exc
             status = "failed"
         self._buffers.clear()
+        self._planner.clear()
         if self._monitor is not None:
             self._run.set_resource_usage(self._monitor.usage())
         self._run.finish(status=status, final_metrics=_final_metrics(final_metrics))
@@ -412,6 +415,7 @@ class NeuralServiceIntegration:
         finally:
             self._closed = True
             self._buffers.clear()
+            self._planner.clear()
             if self._run is not None and self._phase == "running":
                 if self._monitor is not None:
                     self._run.set_resource_usage(self._monitor.usage())
@@ -520,6 +524,7 @@ class NeuralServiceIntegration:
                     scheduler=scheduler,
                     extra_state=extra_state,
                     buffers=buffers,
+                    planner=self._planner,
                 )
             except BaseException:
                 if before is not None:
@@ -545,14 +550,27 @@ class NeuralServiceIntegration:
 
             def write() -> str:
                 try:
-                    return self._write(snapshot, name, kind, index, changed, list(tags), run)
+                    failure: BaseException | None = None
+                    if before is not None:
+                        try:
+                            before()  # the callback's history rows, in order before the save
+                        except BaseException as exc:
+                            failure = exc  # reported like a failed save; the save still runs
+                    stored = self._write(snapshot, name, kind, index, changed, list(tags), run)
+                    if failure is not None:
+                        raise failure
+                    return stored
                 finally:
                     if buffers is not None:
                         self._buffers.release(buffers)  # the next snapshot may reuse them
 
-            if before is not None:
-                self._defer(before, raise_first=False)  # recorded even if an earlier save failed
-            self._saver.submit(write)
+            try:
+                self._saver.raise_pending()
+            except BaseException:
+                if before is not None:
+                    self._defer(before, raise_first=False)  # the epoch is still recorded
+                raise
+            self._saver.submit(write)  # one job: the worker wakes once, after the copy
             submitted = True
         finally:
             if buffers is not None and not submitted:
@@ -693,7 +711,7 @@ class NeuralServiceIntegration:
 def _shape_changes(
     before: dict[str, tuple[int, ...]] | None, after: dict[str, tuple[int, ...]]
 ) -> list[str]:
-    if before is None:
+    if before is None or before is after:  # a snapshot plan's shapes: nothing changed
         return []
     return sorted(n for n, s in after.items() if n in before and before[n] != s)
 

@@ -25,7 +25,14 @@ import numpy as np
 import torch
 
 from swarmstore.errors import InvalidRecordError
-from swarmstore.training.state import capture_rng, flatten
+from swarmstore.training.plan import (
+    STATE,
+    BufferSet,
+    SnapshotPlan,
+    SnapshotPlanner,
+    copy_all,
+)
+from swarmstore.training.state import capture_rng, flatten, flattens_by_key
 
 
 @dataclass(slots=True)
@@ -39,9 +46,12 @@ class TrainingSnapshot:
     metrics: dict[str, Any]
     non_finite: list[str]
     skeleton: dict[str, Any] = field(default_factory=dict)
+    weight_shapes: dict[str, tuple[int, ...]] | None = None  # a plan's, shared while it holds
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
+        if self.weight_shapes is not None:
+            return self.weight_shapes
         return {name: tuple(t.shape) for name, t in self.weights.items()}
 
     @property
@@ -110,14 +120,14 @@ class SnapshotBuffers:
     """
 
     def __init__(self) -> None:
-        self._free: list[dict[str, torch.Tensor]] = []
+        self._free: list[BufferSet] = []
         self._lock = threading.Lock()
 
-    def acquire(self) -> dict[str, torch.Tensor]:
+    def acquire(self) -> BufferSet:
         with self._lock:
-            return self._free.pop() if self._free else {}
+            return self._free.pop() if self._free else BufferSet()
 
-    def release(self, buffers: dict[str, torch.Tensor]) -> None:
+    def release(self, buffers: BufferSet) -> None:
         with self._lock:
             self._free.append(buffers)
 
@@ -132,6 +142,16 @@ def copy_into(
     """Copy each ``groups[prefix][name]`` into ``buffers[prefix + name]`` (made on first
     use or when the shape or dtype changed) with one batched copy; tensors that share
     storage within a group (tied weights) share a copy. Returns the copies, grouped as given."""
+    out, targets, sources = assign_buffers(groups, buffers)
+    copy_all(targets, sources)
+    return out
+
+
+def assign_buffers(
+    groups: Mapping[str, Mapping[str, torch.Tensor]], buffers: dict[str, torch.Tensor]
+) -> tuple[dict[str, dict[str, torch.Tensor]], list[torch.Tensor], list[torch.Tensor]]:
+    """``copy_into`` without the copy: the copies-to-be, grouped, and the (targets,
+    sources) lists a batched copy fills them from."""
     out: dict[str, dict[str, torch.Tensor]] = {}
     sources: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
@@ -156,21 +176,7 @@ def copy_into(
                 targets.append(buffer)
             copies[name] = buffer
         out[prefix] = copies
-    _copy_all(targets, sources)
-    return out
-
-
-def _copy_all(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
-    """``targets[i].copy_(sources[i])`` for all i, in one torch call where torch can."""
-    with torch.no_grad():
-        if targets:
-            try:
-                torch._foreach_copy_(targets, sources)
-                return
-            except (RuntimeError, TypeError, NotImplementedError):
-                pass  # a dtype or device pair the fused copy refuses: copy one by one
-        for target, source in zip(targets, sources, strict=True):
-            target.copy_(source)
+    return out, targets, sources
 
 
 def take_snapshot(
@@ -183,27 +189,92 @@ def take_snapshot(
     scheduler: Any = None,
     extra_state: Mapping[str, Any] | None = None,
     buffers: dict[str, torch.Tensor] | None = None,
+    planner: SnapshotPlanner | None = None,
 ) -> TrainingSnapshot:
     """Capture weights, optimizer/scheduler/RNG state, epoch and step.
 
     With ``buffers`` every tensor is copied into them (the loop may change its
     own right after); without, the snapshot aliases the live tensors and must
-    be written before the loop goes on.
+    be written before the loop goes on. With a ``planner`` and a ``BufferSet``
+    the layout of the last snapshot is reused while it still holds (see
+    ``swarmstore.training.plan``); the snapshot is the same either way.
     """
     weights = state_dict_of(model, keep_vars=buffers is not None)
+    optimizer_state = optimizer.state_dict() if optimizer is not None else None
+    if planner is not None and isinstance(buffers, BufferSet) and _plannable(optimizer_state):
+        plan = planner.plan(weights, optimizer_state["state"] if optimizer_state else None)
+        if plan is not None:
+            return _planned_snapshot(
+                plan, buffers, optimizer_state, scheduler, extra_state, epoch, step, metrics
+            )
     state: dict[str, torch.Tensor] = {}
     skeleton: dict[str, Any] = {"rng": flatten("rng", capture_rng(), state)}
-    if optimizer is not None:
-        skeleton["optimizer"] = flatten("optimizer", optimizer.state_dict(), state)
+    if optimizer_state is not None:
+        skeleton["optimizer"] = flatten("optimizer", optimizer_state, state)
     if scheduler is not None:
         skeleton["scheduler"] = flatten("scheduler", scheduler.state_dict(), state)
     if extra_state:
         skeleton["extra"] = flatten("extra", dict(extra_state), state)
     if buffers is not None:
-        copies = copy_into({"weights/": weights, "state/": state}, buffers)
-        weights, state = copies["weights/"], copies["state/"]
+        copies = copy_into({"weights/": weights, STATE: state}, buffers)
+        weights, state = copies["weights/"], copies[STATE]
     else:
         weights = {name: t.detach() for name, t in weights.items()}
         state = {name: t.detach().cpu() for name, t in state.items()}
     clean, flagged = json_metrics(metrics)
     return TrainingSnapshot(weights, state, epoch, step, clean, flagged, skeleton)
+
+
+def _plannable(optimizer_state: Any) -> bool:
+    """An optimizer state_dict that ``flatten`` encodes key by key (str keys, no markers)
+    with its per-parameter state under "state" -- or no optimizer."""
+    if optimizer_state is None:
+        return True
+    return (
+        type(optimizer_state) is dict
+        and "state" in optimizer_state
+        and flattens_by_key(optimizer_state)
+    )
+
+
+def _planned_snapshot(
+    plan: SnapshotPlan,
+    buffers: BufferSet,
+    optimizer_state: dict[str, Any] | None,
+    scheduler: Any,
+    extra_state: Mapping[str, Any] | None,
+    epoch: int,
+    step: int,
+    metrics: Mapping[str, Any] | None,
+) -> TrainingSnapshot:
+    """``take_snapshot`` along ``plan``: the planned tensors and the few others (tensors in
+    param_groups, scheduler or extra state) copied by one batched copy; RNG states are
+    fresh copies already and are not copied again."""
+    fresh: dict[str, torch.Tensor] = {}
+    skeleton: dict[str, Any] = {"rng": flatten("rng", capture_rng(), fresh)}
+    others: dict[str, torch.Tensor] = {}
+    if optimizer_state is not None:
+        skeleton["optimizer"] = {
+            key: plan.state_skeleton if key == "state" else flatten(f"optimizer/{key}", v, others)
+            for key, v in optimizer_state.items()
+        }
+    if scheduler is not None:
+        skeleton["scheduler"] = flatten("scheduler", scheduler.state_dict(), others)
+    if extra_state:
+        skeleton["extra"] = flatten("extra", dict(extra_state), others)
+    buffers.bind(plan)
+    other_copies: dict[str, torch.Tensor] = {}
+    targets: list[torch.Tensor] = []
+    sources: list[torch.Tensor] = []
+    if others:
+        grouped, targets, sources = assign_buffers({STATE: others}, buffers)
+        other_copies = grouped[STATE]
+    buffers.copy(targets, sources)
+    copies = buffers.copies
+    n = plan.n_weights
+    weights = dict(zip(plan.weight_names, copies[:n], strict=True))
+    state = {**fresh, **dict(zip(plan.state_names, copies[n:], strict=True)), **other_copies}
+    clean, flagged = json_metrics(metrics)
+    return TrainingSnapshot(
+        weights, state, epoch, step, clean, flagged, skeleton, weight_shapes=plan.shapes
+    )

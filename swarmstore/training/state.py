@@ -31,6 +31,12 @@ _PLAIN = frozenset({int, bool, str})
 _INT = {int}
 
 
+def flattens_by_key(value: Any) -> bool:
+    """Whether ``flatten`` encodes this value as a dict of its keys' values (the keys are
+    strings, none a marker): what a cached part of a skeleton relies on."""
+    return type(value) is dict and all(type(k) is str for k in value) and _MARKERS.isdisjoint(value)
+
+
 def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """JSON-able skeleton of ``value``; its tensors go into ``tensors`` under ``prefix/...``.
 
@@ -42,7 +48,7 @@ def flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else {_FLOAT: repr(value)}
-    if kind is dict and all(type(k) is str for k in value) and _MARKERS.isdisjoint(value):
+    if flattens_by_key(value):
         return {k: flatten(f"{prefix}/{k}", v, tensors) for k, v in value.items()}
     if isinstance(value, torch.Tensor):
         tensors[prefix] = value  # detached (or copied) by the caller: one torch call per save
