@@ -10,8 +10,10 @@ puts the tensors back, restoring int keys, tuples and non-finite floats, so
 
 from __future__ import annotations
 
+import ctypes
 import math
 import random
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -113,11 +115,78 @@ def unflatten(skeleton: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     return {k: unflatten(v, tensors) for k, v in skeleton.items()}
 
 
+class _NumpyState:
+    """``np.random.get_state()``, read again only when numpy's generator has moved.
+
+    ``get_state`` copies the 624 Mersenne Twister words one Python call at a
+    time (~75 us, the dearest part of a snapshot's RNG capture), and most
+    training loops never touch numpy's global generator between two
+    checkpoints. So the raw words and position are read straight from the
+    generator (2.5 KB, ~1 us) and compared with those of the last full read;
+    equal means nothing was drawn since then. The legacy state also holds a
+    pending Gaussian (``has_gauss``, ``gauss``) that no raw word shows: a draw
+    can use it up without moving the words, so the last read is reused only
+    when it had none pending (no draw can make one without moving the words).
+    ``set_state`` can (restoring a state whose words are the same but with a
+    Gaussian pending), so ``restore_rng`` drops the cached read, and so does
+    reseeding through a new generator object. The raw layout is checked
+    against ``get_state`` on first use; any mismatch turns the shortcut off.
+    """
+
+    _RAW = 624 * 4 + 4  # mt19937_state: uint32 key[624]; int pos
+
+    def __init__(self) -> None:
+        # (generator, raw words, state) of the last full read, replaced as one (threads)
+        self._last: tuple[Any, bytes, tuple[Any, ...]] | None = None
+        self._usable: bool | None = None  # None: layout not checked yet
+
+    def get(self) -> tuple[Any, ...]:
+        generator, raw = self._read_raw()
+        last = self._last
+        if (
+            raw
+            and last is not None
+            and generator is last[0]
+            and raw == last[1]
+            and not last[2][3]  # no Gaussian was pending at the last full read
+        ):
+            return last[2]
+        state = np.random.get_state()
+        if raw and self._usable is None:
+            self._usable = self._layout_matches(raw, state)
+        self._last = (generator, raw, state) if raw and self._usable else None
+        return state
+
+    def forget(self) -> None:
+        self._last = None
+
+    def _read_raw(self) -> tuple[Any, bytes]:
+        if self._usable is False:
+            return None, b""
+        try:
+            generator = np.random.get_bit_generator()
+            if type(generator).__name__ != "MT19937":
+                return None, b""
+            return generator, ctypes.string_at(generator.ctypes.state_address, self._RAW)
+        except (AttributeError, TypeError, ValueError):  # an older numpy: no shortcut
+            self._usable = False
+            return None, b""
+
+    @classmethod
+    def _layout_matches(cls, raw: bytes, state: tuple[Any, ...]) -> bool:
+        words = np.frombuffer(raw, dtype=np.uint32, count=624)
+        position = int.from_bytes(raw[624 * 4 :], sys.byteorder, signed=True)
+        return state[0] == "MT19937" and np.array_equal(words, state[1]) and position == state[2]
+
+
+_numpy_state = _NumpyState()
+
+
 def capture_rng() -> dict[str, Any]:
     """Python, numpy and torch (CPU and every CUDA device) generator states."""
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state.get(),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
@@ -132,6 +201,7 @@ def restore_rng(state: Mapping[str, Any]) -> None:
         random.setstate((version, tuple(internal), gauss))
     if "numpy" in state:
         np.random.set_state(tuple(state["numpy"]))
+        _numpy_state.forget()
     if "torch" in state:
         torch.set_rng_state(state["torch"].to(torch.uint8))
     if "cuda" in state and torch.cuda.is_available():

@@ -93,3 +93,49 @@ def test_rng_state_restores_python_numpy_and_torch_streams() -> None:
     restore_rng(unflatten(skeleton, tensors))
     got = (random.random(), float(np.random.rand()), torch.rand(3))
     assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+def _numpy_state_now() -> tuple[object, ...]:
+    return np.random.get_state()  # type: ignore[return-value]
+
+
+def _same_numpy_state(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return (
+        a[0] == b[0]
+        and np.array_equal(a[1], b[1])  # type: ignore[arg-type]
+        and a[2:] == b[2:]
+    )
+
+
+def test_numpy_state_is_reused_only_while_the_generator_has_not_moved() -> None:
+    np.random.seed(3)
+    np.random.rand()
+    first = capture_rng()["numpy"]
+    assert _same_numpy_state(first, _numpy_state_now())
+    if hasattr(np.random, "get_bit_generator"):
+        assert capture_rng()["numpy"] is first  # nothing drawn: the last read, not a new one
+    np.random.rand()  # a draw moves the words
+    moved = capture_rng()["numpy"]
+    assert not _same_numpy_state(moved, first)
+    assert _same_numpy_state(moved, _numpy_state_now())
+    np.random.seed(3)  # reseeding in place
+    np.random.rand()
+    assert _same_numpy_state(capture_rng()["numpy"], first)
+
+
+def test_a_pending_gaussian_is_never_lost_or_invented() -> None:
+    np.random.seed(4)
+    np.random.randn()  # draws two normals, keeps one pending: has_gauss = 1
+    pending = capture_rng()["numpy"]
+    assert pending[3] == 1
+    np.random.randn()  # uses the pending one: same words, has_gauss = 0
+    used = capture_rng()["numpy"]
+    assert used[3] == 0 and _same_numpy_state(used, _numpy_state_now())
+    assert capture_rng()["numpy"][3] == 0
+    # restoring the earlier state puts the same words back with a Gaussian pending
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = json.loads(json.dumps(flatten("rng", {"numpy": pending}, tensors)))
+    restore_rng(unflatten(skeleton, tensors))
+    again = capture_rng()["numpy"]
+    assert again[3] == 1 and _same_numpy_state(again, _numpy_state_now())
+    assert again[4] == pending[4]
