@@ -645,7 +645,7 @@ static PyObject *k_huff_encode(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     uint16_t code[256];
     Py_ssize_t sizes[4], got;
-    if (lens.len != HUFF_TOKENS || out.len < (11 * plane.len + 7) / 8 + 12) {
+    if (lens.len != HUFF_TOKENS || out.len < (HUFF_MAXLEN * plane.len + 7) / 8 + 12) {
         PyErr_SetString(PyExc_ValueError, "huff_encode: bad lengths or output size");
         goto done;
     }
@@ -707,6 +707,384 @@ done:
     return result;
 }
 
+/* ---- huff16: the same Huffman machinery over 16-bit elements (a bf16/fp16
+ * delta, zigzag-coded): token 0 = escape (the element comes from a side list of
+ * u16), 1..247 = that value, 248 + k = a run of H16_RUN[k] zero elements. An
+ * entry covers up to 4 non-zero elements plus runs (<= 255 elements), so the
+ * fused decoder adds a whole entry onto the base with one 64-bit SWAR add and
+ * skips zero runs without touching memory: the delta is never materialized. */
+#define H16_LIT 248
+static const uint16_t H16_RUN[16] = {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128};
+static uint8_t h16_run_token[129]; /* largest k with H16_RUN[k] <= L */
+
+static void h16_init(void) {
+    int k = 0;
+    for (int L = 1; L <= 128; L++) {
+        while (k < 15 && H16_RUN[k + 1] <= L) k++;
+        h16_run_token[L] = (uint8_t)k;
+    }
+}
+
+typedef struct {
+    uint64_t v;       /* 4 lanes: values (materialize) or signed deltas (fused) */
+    uint16_t n;       /* elements covered */
+    uint8_t bits;     /* bits taken (HUFF_MAXLEN + 1: no valid code) */
+    uint8_t esc;      /* lane of an escape (its value from the side list), 255: none */
+    uint16_t tok1;    /* the first code's token and bits, for the tail */
+    uint8_t len1, pad;
+} h16_entry;
+
+#define H16_MATERIALIZE 0
+#define H16_ADD 1
+#define H16_XOR 2
+
+static inline uint16_t unzigzag16(uint16_t z) { return (uint16_t)((z >> 1) ^ (0u - (z & 1u))); }
+
+static inline uint64_t swar_add16(uint64_t a, uint64_t b) {
+    const uint64_t H = 0x8000800080008000ULL;
+    return ((a & ~H) + (b & ~H)) ^ ((a ^ b) & H);
+}
+
+static int h16_table(const uint8_t *len, int mode, h16_entry *t) {
+    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
+    uint8_t l1[HUFF_TSIZE];
+    if (!huff_codes(len, code)) return 0;
+    memset(l1, 0, sizeof l1);
+    memset(s1, 0, sizeof s1);
+    for (int s = 0; s < HUFF_TOKENS; s++) {
+        if (!len[s]) continue;
+        for (uint32_t j = code[s]; j < HUFF_TSIZE; j += 1u << len[s]) {
+            s1[j] = (uint16_t)s;
+            l1[j] = len[s];
+        }
+    }
+    for (uint32_t i = 0; i < HUFF_TSIZE; i++) {
+        h16_entry e;
+        memset(&e, 0, sizeof e);
+        e.esc = 255;
+        uint32_t pos = 0;
+        for (;;) {
+            uint32_t idx = i >> pos, l = l1[idx], tok = s1[idx];
+            if (!l || l > HUFF_MAXLEN - pos) break;
+            if (tok >= H16_LIT) {
+                uint32_t run = H16_RUN[tok - H16_LIT];
+                if (e.n + run > 255) break;
+                e.n = (uint16_t)(e.n + run);
+                pos += l;
+                continue;
+            }
+            if (e.n >= 4) break;
+            uint16_t x = (uint16_t)tok;
+            if (mode == H16_ADD) x = unzigzag16(x);
+            if (tok == 0) e.esc = (uint8_t)e.n;
+            else e.v |= (uint64_t)x << (16 * e.n);
+            e.n++;
+            pos += l;
+            if (tok == 0) break; /* one escape per entry */
+        }
+        e.bits = e.n ? (uint8_t)pos : HUFF_MAXLEN + 1;
+        e.tok1 = s1[i];
+        e.len1 = l1[i];
+        t[i] = e;
+    }
+    return 1;
+}
+
+/* Calls EMIT(tok) for the tokens of z[lo..hi) and ESC(value) before an escape. */
+#define H16_TOKENIZE(z, lo, hi, EMIT, ESC)                                          \
+    do {                                                                            \
+        Py_ssize_t i_ = (lo);                                                       \
+        while (i_ < (hi)) {                                                         \
+            uint16_t v_;                                                            \
+            memcpy(&v_, (z) + 2 * i_, 2);                                           \
+            if (v_) {                                                               \
+                uint32_t tok = v_ < H16_LIT ? v_ : 0;                               \
+                if (!tok) ESC(v_);                                                  \
+                EMIT;                                                               \
+                i_++;                                                               \
+                continue;                                                           \
+            }                                                                       \
+            Py_ssize_t j_ = i_ + 1;                                                 \
+            while (j_ < (hi) && j_ - i_ < 128 && (z)[2 * j_] == 0 && (z)[2 * j_ + 1] == 0) j_++; \
+            Py_ssize_t L_ = j_ - i_;                                                \
+            while (L_ > 0) {                                                        \
+                uint32_t k_ = h16_run_token[L_], tok = H16_LIT + k_;                \
+                EMIT;                                                               \
+                L_ -= H16_RUN[k_];                                                  \
+            }                                                                       \
+            i_ = j_;                                                                \
+        }                                                                           \
+    } while (0)
+
+static PyObject *k_h16_hist(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer zb;
+    if (!PyArg_ParseTuple(args, "y*", &zb)) return NULL;
+    if (zb.len % 2) {
+        PyBuffer_Release(&zb);
+        PyErr_SetString(PyExc_ValueError, "h16_hist: odd length");
+        return NULL;
+    }
+    uint64_t c[HUFF_TOKENS];
+    memset(c, 0, sizeof c);
+    const uint8_t *z = zb.buf;
+    Py_ssize_t n = zb.len / 2;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+#define H16_NOESC(v) (void)(v)
+        H16_TOKENIZE(z, lo, hi, { c[tok]++; }, H16_NOESC);
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&zb);
+    return PyBytes_FromStringAndSize((const char *)c, sizeof c);
+}
+
+/* h16_encode(z, lengths[264], out, escapes) -> (4 stream sizes, 4 escape counts).
+ * out: (11 n + 7) / 8 + 12 bytes; escapes: 2 n bytes (u16 LE, stream by stream). */
+static PyObject *k_h16_encode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer zb, lens, out, escb;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &zb, &lens, &out, &escb)) return NULL;
+    PyObject *result = NULL;
+    uint16_t code[HUFF_TOKENS];
+    Py_ssize_t n = zb.len / 2, sizes[4], counts[4];
+    int bad = 0;
+    if (zb.len % 2 || lens.len != HUFF_TOKENS || out.len < (HUFF_MAXLEN * n + 7) / 8 + 12 ||
+        escb.len < 2 * n) {
+        PyErr_SetString(PyExc_ValueError, "h16_encode: bad buffer sizes");
+        goto done;
+    }
+    if (!huff_codes(lens.buf, code)) {
+        PyErr_SetString(PyExc_ValueError, "h16_encode: lengths are no prefix code");
+        goto done;
+    }
+    const uint8_t *z = zb.buf, *len = lens.buf;
+    uint8_t *p = out.buf, *ep = escb.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        uint64_t acc = 0;
+        uint32_t nacc = 0;
+        uint8_t *start = p, *estart = ep;
+#define H16_PUTESC(v) do { memcpy(ep, &(v), 2); ep += 2; } while (0)
+        H16_TOKENIZE(z, lo, hi, {
+            uint32_t l = len[tok];
+            bad |= !l;
+            acc |= (uint64_t)code[tok] << nacc;
+            nacc += l;
+            memcpy(p, &acc, 8);
+            p += nacc >> 3;
+            acc >>= nacc & ~7u;
+            nacc &= 7;
+        }, H16_PUTESC);
+        if (nacc) *p++ = (uint8_t)acc;
+        sizes[q] = p - start;
+        counts[q] = (ep - estart) / 2;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "h16_encode: a token has no code");
+        goto done;
+    }
+    result = Py_BuildValue("(nnnnnnnn)", sizes[0], sizes[1], sizes[2], sizes[3], counts[0],
+                           counts[1], counts[2], counts[3]);
+done:
+    PyBuffer_Release(&zb);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&escb);
+    return result;
+}
+
+static inline void h16_put(uint8_t *o, uint16_t z, int mode) {
+    uint16_t y;
+    if (mode == H16_MATERIALIZE) {
+        memcpy(o, &z, 2);
+        return;
+    }
+    memcpy(&y, o, 2);
+    y = mode == H16_ADD ? (uint16_t)(y + unzigzag16(z)) : (uint16_t)(y ^ z);
+    memcpy(o, &y, 2);
+}
+
+#define H16_MARGIN (2 * 255 + 8)
+
+/* One fast step of stream (s, pos, o, ep, ec); sets ok = 0 on a missing escape. */
+#define H16_STEP(s, pos, o, ep, ec)                                                 \
+    do {                                                                            \
+        uint64_t v_;                                                                \
+        memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
+        const h16_entry *h_ = &t[(v_ >> ((pos) & 7)) & (HUFF_TSIZE - 1)];          \
+        if (mode == H16_MATERIALIZE) {                                              \
+            memcpy((o), &h_->v, 8);                                                 \
+            if (__builtin_expect(h_->n > 4, 0))                                     \
+                memset((o) + 8, 0, 2 * (size_t)(h_->n - 4));                        \
+        } else {                                                                    \
+            uint64_t a_;                                                            \
+            memcpy(&a_, (o), 8);                                                    \
+            a_ = mode == H16_ADD ? swar_add16(a_, h_->v) : a_ ^ h_->v;              \
+            memcpy((o), &a_, 8);                                                    \
+        }                                                                           \
+        if (__builtin_expect(h_->esc != 255, 0)) {                                  \
+            if ((ec) <= 0) { ok = 0; break; }                                       \
+            uint16_t z_;                                                            \
+            memcpy(&z_, (ep), 2);                                                   \
+            (ep) += 2;                                                              \
+            (ec)--;                                                                 \
+            h16_put((o) + 2 * h_->esc, z_, mode);                                   \
+        }                                                                           \
+        (o) += 2 * (size_t)h_->n;                                                   \
+        (pos) += h_->bits;                                                          \
+    } while (0)
+
+/* The four streams in lockstep, 2 steps each per bounds check, state in
+ * registers; stops near any stream's end (the caller finishes each one). */
+static inline __attribute__((always_inline)) int h16_joint(
+    const uint8_t *const *s, uint64_t *pos, const uint64_t *lim, uint8_t **o, uint8_t *const *e,
+    const uint8_t **ep, Py_ssize_t *ec, const h16_entry *t, const int mode) {
+    const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+    uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
+    const uint64_t l0 = lim[0] - 2 * (HUFF_MAXLEN + 1), l1 = lim[1] - 2 * (HUFF_MAXLEN + 1),
+                   l2 = lim[2] - 2 * (HUFF_MAXLEN + 1), l3 = lim[3] - 2 * (HUFF_MAXLEN + 1);
+    uint8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
+    uint8_t *const e0 = e[0], *const e1 = e[1], *const e2 = e[2], *const e3 = e[3];
+    int ok = 1;
+    while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e0 - o0 >= 2 * H16_MARGIN &&
+           e1 - o1 >= 2 * H16_MARGIN && e2 - o2 >= 2 * H16_MARGIN &&
+           e3 - o3 >= 2 * H16_MARGIN) {
+        H16_STEP(s0, p0, o0, ep[0], ec[0]);
+        H16_STEP(s1, p1, o1, ep[1], ec[1]);
+        H16_STEP(s2, p2, o2, ep[2], ec[2]);
+        H16_STEP(s3, p3, o3, ep[3], ec[3]);
+        H16_STEP(s0, p0, o0, ep[0], ec[0]);
+        H16_STEP(s1, p1, o1, ep[1], ec[1]);
+        H16_STEP(s2, p2, o2, ep[2], ec[2]);
+        H16_STEP(s3, p3, o3, ep[3], ec[3]);
+        if (!ok) break;
+    }
+    pos[0] = p0, pos[1] = p1, pos[2] = p2, pos[3] = p3;
+    o[0] = o0, o[1] = o1, o[2] = o2, o[3] = o3;
+    return ok;
+}
+
+static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_t *esc,
+                       const Py_ssize_t *ecounts, const h16_entry *t, uint8_t *out,
+                       Py_ssize_t n, int mode) {
+    const uint8_t *s[4], *ep[4];
+    Py_ssize_t ec[4];
+    uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
+    uint8_t *o[4], *e[4];
+    Py_ssize_t off = 0, eoff = 0;
+    int ok = 1;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        s[q] = src + off;
+        off += sizes[q];
+        ep[q] = esc + 2 * eoff;
+        ec[q] = ecounts[q];
+        eoff += ecounts[q];
+        lim[q] = sizes[q] >= 8 ? (uint64_t)(sizes[q] - 8) * 8 + 7 : 0;
+        o[q] = out + 2 * lo;
+        e[q] = out + 2 * hi;
+    }
+    if (lim[0] >= 64 && lim[1] >= 64 && lim[2] >= 64 && lim[3] >= 64) {
+        if (mode == H16_ADD) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_ADD);
+        else if (mode == H16_XOR) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_XOR);
+        else ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_MATERIALIZE);
+    }
+    for (int q = 0; q < 4 && ok; q++) {
+        uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
+        uint8_t *w = o[q];
+        if (sizes[q] >= 8)
+            while (ok && p <= lim[q] && e[q] - w >= H16_MARGIN) H16_STEP(s[q], p, w, ep[q], ec[q]);
+        while (ok && w < e[q]) { /* the tail: one token at a time, bounded */
+            uint64_t v = 0;
+            Py_ssize_t b = (Py_ssize_t)(p >> 3);
+            if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
+            const h16_entry *h = &t[(v >> (p & 7)) & (HUFF_TSIZE - 1)];
+            uint32_t tok = h->tok1;
+            if (!h->len1) return 0;
+            if (tok >= H16_LIT) {
+                size_t run = 2 * (size_t)H16_RUN[tok - H16_LIT];
+                if ((size_t)(e[q] - w) < run) return 0;
+                if (mode == H16_MATERIALIZE) memset(w, 0, run);
+                w += run;
+            } else {
+                uint16_t z = (uint16_t)tok;
+                if (e[q] - w < 2) return 0;
+                if (!tok) {
+                    if (ec[q] <= 0) return 0;
+                    memcpy(&z, ep[q], 2);
+                    ep[q] += 2;
+                    ec[q]--;
+                }
+                h16_put(w, z, mode);
+                w += 2;
+            }
+            p += h->len1;
+            if (p > bits) return 0;
+        }
+        if (!ok || (p + 7) / 8 != (uint64_t)sizes[q] || ec[q] != 0) return 0;
+    }
+    return ok;
+}
+
+/* h16_decode(streams, (4 sizes), escapes, (4 counts), lengths[264], out, mode):
+ * mode 0 writes the elements, 1 adds their un-zigzagged values onto out, 2 XORs
+ * them in; ValueError when corrupt. */
+static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer src, escb, lens, out;
+    Py_ssize_t sizes[4], counts[4];
+    int mode;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)y*(nnnn)y*w*i", &src, &sizes[0], &sizes[1], &sizes[2],
+                          &sizes[3], &escb, &counts[0], &counts[1], &counts[2], &counts[3],
+                          &lens, &out, &mode))
+        return NULL;
+    PyObject *result = NULL;
+    h16_entry *t = NULL;
+    int ok = 0;
+    Py_ssize_t total = 0, etotal = 0;
+    for (int q = 0; q < 4; q++) {
+        if (sizes[q] < 0 || counts[q] < 0) total = -1;
+        if (total >= 0) {
+            total += sizes[q];
+            etotal += counts[q];
+        }
+    }
+    if (lens.len != HUFF_TOKENS || total != src.len || 2 * etotal != escb.len || out.len % 2 ||
+        mode < 0 || mode > 2) {
+        PyErr_SetString(PyExc_ValueError, "h16_decode: bad lengths, sizes or mode");
+        goto done;
+    }
+    t = PyMem_RawMalloc(sizeof(h16_entry) * HUFF_TSIZE);
+    if (t == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    ok = h16_table(lens.buf, mode, t) &&
+         h16_decode4(src.buf, sizes, escb.buf, counts, t, out.buf, out.len / 2, mode);
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "h16_decode: corrupt stream");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(t);
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&escb);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 /* empty_bytearray(n): a bytearray whose bytes are NOT zeroed, for outputs that
  * the decoder overwrites entirely (bytearray(n) memsets them first). */
 static PyObject *k_empty_bytearray(PyObject *self, PyObject *args) {
@@ -732,6 +1110,9 @@ static PyMethodDef methods[] = {
     {"huff_hist", k_huff_hist, METH_VARARGS, "huff_hist(plane, fill) -> token counts"},
     {"huff_encode", k_huff_encode, METH_VARARGS, "huff_encode(plane, fill, lengths, out)"},
     {"huff_decode", k_huff_decode, METH_VARARGS, "huff_decode(streams, sizes, fill, lengths, out)"},
+    {"h16_hist", k_h16_hist, METH_VARARGS, "h16_hist(z) -> token counts"},
+    {"h16_encode", k_h16_encode, METH_VARARGS, "h16_encode(z, lengths, out, escapes)"},
+    {"h16_decode", k_h16_decode, METH_VARARGS, "h16_decode(streams, sizes, escapes, counts, lengths, out, mode)"},
     {"join_apply", k_join_apply, METH_VARARGS, "join_apply(planes, width, sub, dst): in place"},
     {NULL, NULL, 0, NULL},
 };
@@ -741,4 +1122,7 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    h16_init();
+    return PyModule_Create(&module);
+}

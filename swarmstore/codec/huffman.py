@@ -29,7 +29,6 @@ hosts never write this coder: ``available()``).
 
 from __future__ import annotations
 
-import heapq
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -56,42 +55,62 @@ def available() -> bool:
 def code_lengths(counts: np.ndarray) -> np.ndarray:
     """Huffman code lengths (uint8, each <= ``MAX_LEN``) for token counts."""
     lengths = np.zeros(counts.size, dtype=np.uint8)
-    present = [int(s) for s in np.flatnonzero(counts)]
-    if not present:
+    present = np.flatnonzero(counts)
+    if present.size == 0:
         return lengths
-    if len(present) == 1:
+    if present.size == 1:
         lengths[present[0]] = 1
         return lengths
-    depth = dict.fromkeys(present, 0)
-    heap = [(int(counts[s]), s, [s]) for s in present]
-    heapq.heapify(heap)
-    while len(heap) > 1:
-        w1, t1, a = heapq.heappop(heap)
-        w2, _, b = heapq.heappop(heap)
-        for s in a:
-            depth[s] += 1
-        for s in b:
-            depth[s] += 1
-        heapq.heappush(heap, (w1 + w2, t1, a + b))
-    for s, d in depth.items():
-        lengths[s] = min(d, MAX_LEN)
-    if max(depth.values()) > MAX_LEN:
-        _fit_kraft(lengths, counts, present)
+    order = present[np.argsort(counts[present], kind="stable")]  # ascending weight
+    per_length = np.bincount(_huffman_lengths([int(w) for w in counts[order]]))
+    if per_length.size > MAX_LEN + 1:
+        per_length = _limit(per_length)
+    # the most frequent tokens get the shortest codes
+    by_freq, pos = order[::-1], 0
+    for length in range(1, per_length.size):
+        take = int(per_length[length])
+        lengths[by_freq[pos : pos + take]] = length
+        pos += take
     return lengths
 
 
-def _fit_kraft(lengths: np.ndarray, counts: np.ndarray, present: list[int]) -> None:
-    """After clamping to ``MAX_LEN`` the code may be over-full: lengthen the rarest
-    of the longest codes below the limit until it is a prefix code again."""
-    kraft = sum(1 << (MAX_LEN - int(lengths[s])) for s in present)
-    rare_first = sorted(present, key=lambda s: (int(counts[s]), s))
-    while kraft > 1 << MAX_LEN:
-        longest = max(int(lengths[s]) for s in present if lengths[s] < MAX_LEN)
-        for s in rare_first:
-            if lengths[s] == longest:
-                lengths[s] += 1
-                kraft -= 1 << (MAX_LEN - int(lengths[s]))
-                break
+def _huffman_lengths(weights: list[int]) -> np.ndarray:
+    """Code lengths of a Huffman code for ascending ``weights`` (two-queue method)."""
+    k = len(weights)
+    w = weights + [0] * (k - 1)
+    parent = [0] * (2 * k - 1)
+    leaf, merged = 0, k  # next leaf; next internal node to consume
+    for node in range(k, 2 * k - 1):
+        pair = []
+        for _ in range(2):
+            if leaf < k and (merged >= node or weights[leaf] <= w[merged]):
+                pair.append(leaf)
+                leaf += 1
+            else:
+                pair.append(merged)
+                merged += 1
+        w[node] = w[pair[0]] + w[pair[1]]
+        parent[pair[0]] = parent[pair[1]] = node
+    depth = [0] * (2 * k - 1)
+    for node in range(2 * k - 3, -1, -1):
+        depth[node] = depth[parent[node]] + 1
+    return np.array(depth[:k], dtype=np.int64)
+
+
+def _limit(count: np.ndarray) -> np.ndarray:
+    """Length counts of an over-long Huffman code -> counts with no code longer
+    than ``MAX_LEN``, still a complete prefix code (JPEG, Annex K.3)."""
+    bits = [int(x) for x in count]
+    for i in range(len(bits) - 1, MAX_LEN, -1):
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+    return np.array(bits[: MAX_LEN + 1], dtype=np.int64)
 
 
 def _pack_lengths(lengths: np.ndarray) -> bytes:
@@ -223,3 +242,141 @@ class Huffman:
 
     def decode_into(self, payload: memoryview, out: memoryview) -> None:
         huff_decode_into(payload, out)
+
+
+# ------------------------------------------------ huff16: 16-bit delta elements
+
+H16_LIT = 248
+H16_RUNS = (1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+_H16_HEADER = TOKENS // 2 + 32
+_COUNTS = struct.Struct("<8I")
+_MODES = {None: 0, "sub": 1, "xor": 2}
+
+
+def _h16_parts(
+    payload: memoryview,
+) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...], memoryview, memoryview]:
+    if len(payload) < _H16_HEADER:
+        raise CodecError("huff16 stream too short")
+    lengths = _unpack_lengths(payload[: TOKENS // 2])
+    counts = _COUNTS.unpack(payload[TOKENS // 2 : _H16_HEADER])
+    sizes, escapes = counts[:4], counts[4:]
+    start = _H16_HEADER + 2 * sum(escapes)
+    if start + sum(sizes) != len(payload):
+        raise CodecError(f"huff16 stream sizes {counts} do not match its {len(payload)} bytes")
+    return lengths, sizes, escapes, payload[_H16_HEADER:start], payload[start:]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Huffman16:
+    """``huff16``: a delta of 2-byte elements (zigzag or XOR) coded whole, not as
+    byte planes: token 0 = escape (the element is the next u16 of the escape
+    list), 1..247 = that value, ``248 + k`` = ``H16_RUNS[k]`` zero elements;
+    the ``huff`` code machinery otherwise (lengths, 4 streams of element
+    quarters, each with its own escapes). Restoring adds the decoded deltas onto
+    the base in the same pass (``apply_into``), skipping zero runs.
+
+    Layout: ``code lengths (132 bytes) | 4 x u32 stream sizes | 4 x u32 escape
+    counts | escapes (u16 LE, stream by stream) | 4 bitstreams``.
+    """
+
+    codec_id = "huff16"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Huffman16:
+        if config:
+            raise CodecError(f"bad huff16 config {config!r}")
+        return cls()
+
+    def encode(self, data: memoryview) -> bytes:
+        kernels = native.KERNELS
+        if kernels is None:
+            raise CodecError("the huff16 encoder needs the C kernels")
+        z = np.frombuffer(data, dtype=np.uint8)
+        if z.size % 2:
+            raise CodecError("huff16 needs whole 2-byte elements")
+        lengths = code_lengths(np.frombuffer(kernels.h16_hist(z), dtype=np.uint64))
+        out = scratch("huff.out", (MAX_LEN * (z.size // 2) + 7) // 8 + 12)
+        escapes = scratch("huff16.esc", z.size)
+        counts = kernels.h16_encode(z, lengths, out, escapes)
+        sizes, n_esc = counts[:4], sum(counts[4:])
+        head = _pack_lengths(lengths) + _COUNTS.pack(*counts)
+        return head + escapes[: 2 * n_esc].tobytes() + out[: sum(sizes)].tobytes()
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        self._decode(payload, out, None)
+
+    def apply_into(self, payload: memoryview, out: memoryview, op: str) -> None:
+        """``out`` holds the base: add (``op="sub"``: un-zigzagged) or XOR the
+        decoded elements onto it, in one pass (needs the C kernels)."""
+        self._decode(payload, out, op)
+
+    def _decode(self, payload: memoryview, out: memoryview, op: str | None) -> None:
+        lengths, sizes, escapes, esc_bytes, body = _h16_parts(payload)
+        if len(out) % 2:
+            raise CodecError("huff16 decodes whole 2-byte elements")
+        kernels = native.KERNELS
+        if kernels is None:
+            if op is not None:
+                raise CodecError("huff16 apply_into needs the C kernels")
+            target = np.frombuffer(out, dtype=np.uint8)
+            decode16_python(body, sizes, esc_bytes, escapes, lengths, target)
+            return
+        try:
+            kernels.h16_decode(body, sizes, esc_bytes, escapes, lengths, out, _MODES[op])
+        except ValueError as exc:
+            raise CodecError(f"corrupt huff16 stream: {exc}") from None
+
+
+def decode16_python(
+    body: memoryview,
+    sizes: tuple[int, ...],
+    esc_bytes: memoryview,
+    escapes: tuple[int, ...],
+    lengths: np.ndarray,
+    target: np.ndarray,
+) -> None:
+    """Token-at-a-time decode of a ``huff16`` stream (hosts without the C kernels)."""
+    codes = _codes(lengths)
+    token = [0] * (1 << MAX_LEN)
+    size = [0] * (1 << MAX_LEN)
+    for t, (c, v) in enumerate(zip(codes, lengths.tolist(), strict=True)):
+        if v:
+            for j in range(c, 1 << MAX_LEN, 1 << v):
+                token[j], size[j] = t, v
+    esc = np.frombuffer(esc_bytes, dtype="<u2").tolist()
+    n = target.size // 2
+    m = (n + 3) // 4
+    data = bytes(body) + bytes(8)
+    values: list[int] = []
+    off = e = 0
+    for q in range(4):
+        hi = min((q + 1) * m, n)
+        pos, bits, e_end = off * 8, (off + sizes[q]) * 8, e + escapes[q]
+        while len(values) < hi:
+            b = pos >> 3
+            idx = (int.from_bytes(data[b : b + 3], "little") >> (pos & 7)) & ((1 << MAX_LEN) - 1)
+            if not size[idx]:
+                raise CodecError("corrupt huff16 stream: no code")
+            t = token[idx]
+            if t >= H16_LIT:
+                values.extend([0] * H16_RUNS[t - H16_LIT])
+            elif t:
+                values.append(t)
+            else:
+                if e >= e_end:
+                    raise CodecError("corrupt huff16 stream: escapes missing")
+                values.append(esc[e])
+                e += 1
+            pos += size[idx]
+            if pos > bits or len(values) > hi:
+                raise CodecError("corrupt huff16 stream: runs past its end")
+        if (pos + 7) // 8 != off + sizes[q] or e != e_end:
+            raise CodecError("corrupt huff16 stream: unused bytes or escapes")
+        off += sizes[q]
+    target[:] = np.array(values, dtype="<u2").view(np.uint8)

@@ -103,7 +103,7 @@ def test_corrupt_streams_raise() -> None:
 
 
 @native
-def test_frames_pick_huff_for_a_fine_tuning_delta_and_decode_without_kernels(
+def test_frames_pick_huff_coders_for_a_fine_tuning_delta_and_decode_without_kernels(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bf16 delta of many small steps codes its low plane with ``huff``; a host
@@ -126,3 +126,69 @@ def test_frames_pick_huff_for_a_fine_tuning_delta_and_decode_without_kernels(
         plain = encode_chunk(raw, "bfloat16", CodecPolicy("auto"), base=base)
         assert "huff" not in plain.codec_name
     assert decode_chunk(plain.frame, "bfloat16", len(raw), base=base) == raw
+
+
+@st.composite
+def deltas16(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """(base, zigzag delta) of 2-byte elements: mostly 0 and small, runs, escapes."""
+    n = draw(st.integers(0, 3000))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    p_zero = draw(st.floats(0.0, 1.0))
+    z = np.where(rng.random(n) < p_zero, 0, rng.geometric(0.3, n)).astype("<u2")
+    big = rng.random(n) < draw(st.sampled_from([0.0, 0.01, 0.3]))
+    z[big] = rng.integers(0, 1 << 16, int(big.sum()))  # escapes (any value)
+    if n and draw(st.booleans()):
+        start = int(rng.integers(0, n))
+        z[start : start + int(rng.integers(0, 1000))] = 0
+    base = rng.integers(0, 1 << 16, n).astype("<u2")
+    return base.view(np.uint8), z.view(np.uint8)
+
+
+@native
+@FAST
+@given(deltas16(), st.sampled_from(["sub", "xor"]))
+def test_huff16_round_trip_materialized_applied_and_python_twin(
+    case: tuple[np.ndarray, np.ndarray], op: str
+) -> None:
+    from swarmstore.codec.delta import Delta
+    from swarmstore.codec.huffman import Huffman16, _h16_parts, decode16_python
+
+    base, z = case
+    stream = Huffman16().encode(memoryview(z))
+    out = np.empty_like(z)
+    Huffman16().decode_into(memoryview(stream), out.data)
+    assert out.tobytes() == z.tobytes()
+    lengths, sizes, escapes, esc_bytes, body = _h16_parts(memoryview(stream))
+    twin = np.empty_like(z)
+    decode16_python(body, sizes, esc_bytes, escapes, lengths, twin)
+    assert twin.tobytes() == z.tobytes()
+    applied = base.copy()  # the fused restore: delta added onto the base in place
+    Huffman16().apply_into(memoryview(stream), applied.data, op)
+    expected = z.copy()
+    Delta(op, 2).decode_inplace_numpy(expected, base)
+    assert applied.tobytes() == expected.tobytes()
+
+
+@native
+def test_huff16_corrupt_streams_raise() -> None:
+    from swarmstore.codec.huffman import Huffman16
+
+    rng = np.random.default_rng(2)
+    z = np.where(rng.random(4000) < 0.7, 0, rng.integers(1, 600, 4000)).astype("<u2")
+    stream = Huffman16().encode(memoryview(z.view(np.uint8)))
+    out = np.empty(z.size * 2, np.uint8)
+    for bad in (stream[:50], stream[:-1], stream + b"\0"):
+        with pytest.raises(CodecError):
+            Huffman16().decode_into(memoryview(bad), out.data)
+    for size in (out.size + 2, out.size - 2, out.size + 1):
+        with pytest.raises(CodecError):
+            Huffman16().apply_into(memoryview(stream), np.zeros(size, np.uint8).data, "sub")
+    lost = bytearray(stream)  # one escape fewer than the codes ask for
+    counts = np.frombuffer(bytes(lost[132:164]), "<u4").copy()
+    q = int(np.flatnonzero(counts[4:])[0])
+    counts[4 + q] -= 1
+    lost[132:164] = counts.tobytes()
+    at = 164 + 2 * int(counts[4 : 4 + q].sum())
+    del lost[at : at + 2]
+    with pytest.raises(CodecError):
+        Huffman16().decode_into(memoryview(bytes(lost)), out.data)
