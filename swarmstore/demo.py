@@ -38,7 +38,7 @@ def run_demo(root: Path | None = None, *, epochs: int = 5) -> list[dict[str, obj
                 loss = nn.functional.cross_entropy(
                     model(x[start : start + 128]), y[start : start + 128]
                 )
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
                 optimizer.step()
             with torch.no_grad():
                 logits = model(x)
@@ -89,17 +89,20 @@ def run_demo(root: Path | None = None, *, epochs: int = 5) -> list[dict[str, obj
 
 def _print(rows: list[dict[str, object]], root: Path | None, check_ok: bool) -> None:
     print(
-        f"{'version':<10} {'accuracy':>8} {'loss':>8} {'raw bytes':>10} {'stored':>10} {'ratio':>6}  type         restored"
+        f"{'version':<10} {'accuracy':>8} {'loss':>8} {'raw bytes':>10} {'stored':>10} "
+        f"{'ratio':>6}  type         restored"
     )
     for r in rows:
         ratio = int(r["raw_bytes"]) / max(1, int(r["stored_bytes"]))  # type: ignore[call-overload]
         print(
             f"{r['version']:<10} {r['accuracy']:>8.3f} {r['loss']:>8.4f} {r['raw_bytes']:>10} "
-            f"{r['stored_bytes']:>10} {ratio:>5.2f}x  {r['type']:<12} {'bit-exact' if r['bit_exact'] else 'DIFFERS'}"
+            f"{r['stored_bytes']:>10} {ratio:>5.2f}x  {r['type']:<12} "
+            f"{'bit-exact' if r['bit_exact'] else 'DIFFERS'}"
         )
     total_raw = sum(int(r["raw_bytes"]) for r in rows)  # type: ignore[call-overload]
     total_stored = sum(int(r["stored_bytes"]) for r in rows)  # type: ignore[call-overload]
     print(
-        f"total: {total_raw} raw bytes stored in {total_stored} bytes ({total_raw / max(1, total_stored):.2f}x); "
+        f"total: {total_raw} raw bytes stored in {total_stored} bytes "
+        f"({total_raw / max(1, total_stored):.2f}x); "
         f"check: {'ok' if check_ok else 'PROBLEMS'}" + (f"; store at {root}" if root else "")
     )

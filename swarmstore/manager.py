@@ -257,7 +257,7 @@ class SwarmDatabaseManager(
         manifest = self._models.load_manifest(found)
         target = Path(path)
         tensors = (
-            memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+            t.contiguous().reshape(-1).view(torch.uint8).numpy().data
             for _g, _n, t in self._models.iter_located(found, manifest)
         )
         metadata = {

@@ -221,7 +221,7 @@ class ChunkReader:
                     executor.submit(self.decode, c, entry.dtype, chain) for c in entry.chunks
                 ]
             out = torch.empty(entry.byte_length, dtype=torch.uint8)
-            view = memoryview(out.numpy())
+            view = out.numpy().data
             futures: list[Future[Any]] = []
             offset = 0
             for c in entry.chunks:

@@ -117,7 +117,7 @@ def read_safetensors(
                 f"{path}: tensor {name!r} offsets {begin}..{end} do not fit its shape or the file"
             )
         sources.append(
-            TensorSource(group, name, info.name, shape, memoryview(mapped[begin:end]).cast("B"))
+            TensorSource(group, name, info.name, shape, mapped[begin:end].data.cast("B"))
         )
     return sources, {str(k): str(v) for k, v in metadata.items()}
 

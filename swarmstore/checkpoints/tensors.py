@@ -63,7 +63,7 @@ def _torch_bytes(name: str, tensor: torch.Tensor) -> tuple[str, memoryview]:
         flat = flat.resolve_neg()
     flat = flat.cpu().contiguous().reshape(-1)
     raw = flat.view(torch.uint8) if flat.element_size() != 1 or flat.dtype != torch.uint8 else flat
-    return dtype, memoryview(raw.numpy()).cast("B")
+    return dtype, raw.numpy().data.cast("B")
 
 
 def _numpy_bytes(name: str, array: np.ndarray) -> tuple[str, memoryview]:
@@ -73,7 +73,7 @@ def _numpy_bytes(name: str, array: np.ndarray) -> tuple[str, memoryview]:
         array = array.astype(array.dtype.newbyteorder("<"))
     info = from_numpy_name(array.dtype.name)
     contiguous = np.ascontiguousarray(array).reshape(-1)
-    return info.name, memoryview(contiguous.view(np.uint8)).cast("B")
+    return info.name, contiguous.view(np.uint8).data.cast("B")
 
 
 def _alias_key(tensor: torch.Tensor) -> tuple[Any, ...] | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
@@ -127,7 +127,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
         }
         for e in manifest.tensors
     ]
-    session.execute(insert(TensorRow.__table__), tensor_rows)
+    session.execute(insert(cast(Table, TensorRow.__table__)), tensor_rows)
     tensor_pk: dict[int, int] = {
         position: pk
         for position, pk in session.execute(
@@ -151,7 +151,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
     ]
     if not chunk_rows:
         return
-    session.execute(insert(ChunkRow.__table__), chunk_rows)
+    session.execute(insert(cast(Table, ChunkRow.__table__)), chunk_rows)
     chunk_pk = {
         (t_pk, idx): pk
         for pk, t_pk, idx in session.execute(
