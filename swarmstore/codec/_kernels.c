@@ -10,6 +10,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static inline uint16_t rotl16(uint16_t x) { return (uint16_t)((x << 1) | (x >> 15)); }
 static inline uint16_t rotr16(uint16_t x) { return (uint16_t)((x >> 1) | (x << 15)); }
@@ -745,27 +748,48 @@ static inline uint64_t swar_add16(uint64_t a, uint64_t b) {
     return ((a & ~H) + (b & ~H)) ^ ((a ^ b) & H);
 }
 
+/* *(4 x u16 at o) += the 4 lanes of *v: one SSE2 add where there is one. */
+static inline void add16x4(uint8_t *o, const uint64_t *v) {
+#if defined(__SSE2__)
+    __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)o);
+    a = _mm_add_epi16(a, _mm_loadl_epi64((const __m128i *)(const void *)v));
+    _mm_storel_epi64((__m128i *)(void *)o, a);
+#else
+    uint64_t a;
+    memcpy(&a, o, 8);
+    a = swar_add16(a, *v);
+    memcpy(o, &a, 8);
+#endif
+}
+
+/* The decode table for codes no longer than the longest present (tb bits, at
+ * most HUFF_MAXLEN: small chunks get small tables, cheap to build). -> tb, 0
+ * when the lengths are no prefix code. */
 static int h16_table(const uint8_t *len, int mode, h16_entry *t) {
     uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
     uint8_t l1[HUFF_TSIZE];
     if (!huff_codes(len, code)) return 0;
-    memset(l1, 0, sizeof l1);
-    memset(s1, 0, sizeof s1);
+    uint32_t tb = 1;
+    for (int s = 0; s < HUFF_TOKENS; s++)
+        if (len[s] > tb) tb = len[s];
+    const uint32_t size = 1u << tb;
+    memset(l1, 0, size);
+    memset(s1, 0, size * sizeof s1[0]);
     for (int s = 0; s < HUFF_TOKENS; s++) {
         if (!len[s]) continue;
-        for (uint32_t j = code[s]; j < HUFF_TSIZE; j += 1u << len[s]) {
+        for (uint32_t j = code[s]; j < size; j += 1u << len[s]) {
             s1[j] = (uint16_t)s;
             l1[j] = len[s];
         }
     }
-    for (uint32_t i = 0; i < HUFF_TSIZE; i++) {
+    for (uint32_t i = 0; i < size; i++) {
         h16_entry e;
         memset(&e, 0, sizeof e);
         e.esc = 255;
         uint32_t pos = 0;
         for (;;) {
             uint32_t idx = i >> pos, l = l1[idx], tok = s1[idx];
-            if (!l || l > HUFF_MAXLEN - pos) break;
+            if (!l || l > tb - pos) break;
             if (tok >= H16_LIT) {
                 uint32_t run = H16_RUN[tok - H16_LIT];
                 if (e.n + run > 255) break;
@@ -787,7 +811,7 @@ static int h16_table(const uint8_t *len, int mode, h16_entry *t) {
         e.len1 = l1[i];
         t[i] = e;
     }
-    return 1;
+    return (int)tb;
 }
 
 /* Calls EMIT(tok) for the tokens of z[lo..hi) and ESC(value) before an escape. */
@@ -912,31 +936,43 @@ static inline void h16_put(uint8_t *o, uint16_t z, int mode) {
 
 #define H16_MARGIN (2 * 255 + 8)
 
-/* One fast step of stream (s, pos, o, ep, ec); sets ok = 0 on a missing escape. */
-#define H16_STEP(s, pos, o, ep, ec)                                                 \
+/* Apply entry h at o (its 4 lanes, runs skipped or zeroed), taking an escape
+ * from (ep, ec); sets ok = 0 on a missing escape. */
+#define H16_APPLY(h_, o, ep, ec)                                                    \
     do {                                                                            \
-        uint64_t v_;                                                                \
-        memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
-        const h16_entry *h_ = &t[(v_ >> ((pos) & 7)) & (HUFF_TSIZE - 1)];          \
         if (mode == H16_MATERIALIZE) {                                              \
-            memcpy((o), &h_->v, 8);                                                 \
-            if (__builtin_expect(h_->n > 4, 0))                                     \
-                memset((o) + 8, 0, 2 * (size_t)(h_->n - 4));                        \
+            memcpy((o), &(h_)->v, 8);                                               \
+            if (__builtin_expect((h_)->n > 4, 0))                                   \
+                memset((o) + 8, 0, 2 * (size_t)((h_)->n - 4));                      \
+        } else if (mode == H16_ADD) {                                               \
+            add16x4((o), &(h_)->v);                                                 \
         } else {                                                                    \
             uint64_t a_;                                                            \
             memcpy(&a_, (o), 8);                                                    \
-            a_ = mode == H16_ADD ? swar_add16(a_, h_->v) : a_ ^ h_->v;              \
+            a_ ^= (h_)->v;                                                          \
             memcpy((o), &a_, 8);                                                    \
         }                                                                           \
-        if (__builtin_expect(h_->esc != 255, 0)) {                                  \
-            if ((ec) <= 0) { ok = 0; break; }                                       \
+        if (__builtin_expect((h_)->esc != 255, 0)) {                                \
+            if ((ec) <= 0) {                                                        \
+                ok = 0;                                                             \
+                break;                                                              \
+            }                                                                       \
             uint16_t z_;                                                            \
             memcpy(&z_, (ep), 2);                                                   \
             (ep) += 2;                                                              \
             (ec)--;                                                                 \
-            h16_put((o) + 2 * h_->esc, z_, mode);                                   \
+            h16_put((o) + 2 * (h_)->esc, z_, mode);                                 \
         }                                                                           \
-        (o) += 2 * (size_t)h_->n;                                                   \
+        (o) += 2 * (size_t)(h_)->n;                                                 \
+    } while (0)
+
+/* One fast step of stream (s, pos, o, ep, ec): 8 bytes read at pos/8. */
+#define H16_STEP(s, pos, o, ep, ec)                                                 \
+    do {                                                                            \
+        uint64_t v_;                                                                \
+        memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
+        const h16_entry *h_ = &t[(v_ >> ((pos) & 7)) & mask];                       \
+        H16_APPLY(h_, o, ep, ec);                                                   \
         (pos) += h_->bits;                                                          \
     } while (0)
 
@@ -944,25 +980,23 @@ static inline void h16_put(uint8_t *o, uint16_t z, int mode) {
  * registers; stops near any stream's end (the caller finishes each one). */
 static inline __attribute__((always_inline)) int h16_joint(
     const uint8_t *const *s, uint64_t *pos, const uint64_t *lim, uint8_t **o, uint8_t *const *e,
-    const uint8_t **ep, Py_ssize_t *ec, const h16_entry *t, const int mode) {
+    const uint8_t **ep, Py_ssize_t *ec, const h16_entry *t, const uint64_t mask, const int mode) {
     const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
     uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
-    const uint64_t l0 = lim[0] - 2 * (HUFF_MAXLEN + 1), l1 = lim[1] - 2 * (HUFF_MAXLEN + 1),
-                   l2 = lim[2] - 2 * (HUFF_MAXLEN + 1), l3 = lim[3] - 2 * (HUFF_MAXLEN + 1);
+    const uint64_t l0 = lim[0] - 4 * (HUFF_MAXLEN + 1), l1 = lim[1] - 4 * (HUFF_MAXLEN + 1),
+                   l2 = lim[2] - 4 * (HUFF_MAXLEN + 1), l3 = lim[3] - 4 * (HUFF_MAXLEN + 1);
     uint8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
     uint8_t *const e0 = e[0], *const e1 = e[1], *const e2 = e[2], *const e3 = e[3];
     int ok = 1;
-    while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e0 - o0 >= 2 * H16_MARGIN &&
-           e1 - o1 >= 2 * H16_MARGIN && e2 - o2 >= 2 * H16_MARGIN &&
-           e3 - o3 >= 2 * H16_MARGIN) {
-        H16_STEP(s0, p0, o0, ep[0], ec[0]);
-        H16_STEP(s1, p1, o1, ep[1], ec[1]);
-        H16_STEP(s2, p2, o2, ep[2], ec[2]);
-        H16_STEP(s3, p3, o3, ep[3], ec[3]);
-        H16_STEP(s0, p0, o0, ep[0], ec[0]);
-        H16_STEP(s1, p1, o1, ep[1], ec[1]);
-        H16_STEP(s2, p2, o2, ep[2], ec[2]);
-        H16_STEP(s3, p3, o3, ep[3], ec[3]);
+    while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e0 - o0 >= 4 * H16_MARGIN &&
+           e1 - o1 >= 4 * H16_MARGIN && e2 - o2 >= 4 * H16_MARGIN &&
+           e3 - o3 >= 4 * H16_MARGIN) {
+        for (int r = 0; r < 4; r++) {
+            H16_STEP(s0, p0, o0, ep[0], ec[0]);
+            H16_STEP(s1, p1, o1, ep[1], ec[1]);
+            H16_STEP(s2, p2, o2, ep[2], ec[2]);
+            H16_STEP(s3, p3, o3, ep[3], ec[3]);
+        }
         if (!ok) break;
     }
     pos[0] = p0, pos[1] = p1, pos[2] = p2, pos[3] = p3;
@@ -971,8 +1005,9 @@ static inline __attribute__((always_inline)) int h16_joint(
 }
 
 static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_t *esc,
-                       const Py_ssize_t *ecounts, const h16_entry *t, uint8_t *out,
+                       const Py_ssize_t *ecounts, const h16_entry *t, int tb, uint8_t *out,
                        Py_ssize_t n, int mode) {
+    const uint64_t mask = ((uint64_t)1 << tb) - 1;
     const uint8_t *s[4], *ep[4];
     Py_ssize_t ec[4];
     uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
@@ -991,21 +1026,27 @@ static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_
         o[q] = out + 2 * lo;
         e[q] = out + 2 * hi;
     }
-    if (lim[0] >= 64 && lim[1] >= 64 && lim[2] >= 64 && lim[3] >= 64) {
-        if (mode == H16_ADD) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_ADD);
-        else if (mode == H16_XOR) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_XOR);
-        else ok = h16_joint(s, pos, lim, o, e, ep, ec, t, H16_MATERIALIZE);
+    if (lim[0] >= 128 && lim[1] >= 128 && lim[2] >= 128 && lim[3] >= 128) {
+        if (mode == H16_ADD) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, mask, H16_ADD);
+        else if (mode == H16_XOR) ok = h16_joint(s, pos, lim, o, e, ep, ec, t, mask, H16_XOR);
+        else ok = h16_joint(s, pos, lim, o, e, ep, ec, t, mask, H16_MATERIALIZE);
     }
     for (int q = 0; q < 4 && ok; q++) {
         uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
         uint8_t *w = o[q];
         if (sizes[q] >= 8)
             while (ok && p <= lim[q] && e[q] - w >= H16_MARGIN) H16_STEP(s[q], p, w, ep[q], ec[q]);
-        while (ok && w < e[q]) { /* the tail: one token at a time, bounded */
+        while (ok && w < e[q]) { /* the tail: reads and writes bounded */
             uint64_t v = 0;
             Py_ssize_t b = (Py_ssize_t)(p >> 3);
             if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
-            const h16_entry *h = &t[(v >> (p & 7)) & (HUFF_TSIZE - 1)];
+            const h16_entry *h = &t[(v >> (p & 7)) & mask];
+            size_t room = (size_t)(e[q] - w);
+            if (h->n && p + h->bits <= bits && room >= 8 && room >= 2 * (size_t)h->n) {
+                H16_APPLY(h, w, ep[q], ec[q]); /* the whole entry fits */
+                p += h->bits;
+                continue;
+            }
             uint32_t tok = h->tok1;
             if (!h->len1) return 0;
             if (tok >= H16_LIT) {
@@ -1028,7 +1069,7 @@ static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_
             p += h->len1;
             if (p > bits) return 0;
         }
-        if (!ok || (p + 7) / 8 != (uint64_t)sizes[q] || ec[q] != 0) return 0;
+        if (!ok || w != e[q] || (p + 7) / 8 != (uint64_t)sizes[q] || ec[q] != 0) return 0;
     }
     return ok;
 }
@@ -1067,8 +1108,8 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS;
-    ok = h16_table(lens.buf, mode, t) &&
-         h16_decode4(src.buf, sizes, escb.buf, counts, t, out.buf, out.len / 2, mode);
+    int tb = h16_table(lens.buf, mode, t);
+    ok = tb && h16_decode4(src.buf, sizes, escb.buf, counts, t, tb, out.buf, out.len / 2, mode);
     Py_END_ALLOW_THREADS;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "h16_decode: corrupt stream");

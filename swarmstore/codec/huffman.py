@@ -52,8 +52,8 @@ def available() -> bool:
     return native.KERNELS is not None
 
 
-def code_lengths(counts: np.ndarray) -> np.ndarray:
-    """Huffman code lengths (uint8, each <= ``MAX_LEN``) for token counts."""
+def code_lengths(counts: np.ndarray, limit: int = MAX_LEN) -> np.ndarray:
+    """Huffman code lengths (uint8, each <= ``limit`` <= ``MAX_LEN``) for token counts."""
     lengths = np.zeros(counts.size, dtype=np.uint8)
     present = np.flatnonzero(counts)
     if present.size == 0:
@@ -63,8 +63,8 @@ def code_lengths(counts: np.ndarray) -> np.ndarray:
         return lengths
     order = present[np.argsort(counts[present], kind="stable")]  # ascending weight
     per_length = np.bincount(_huffman_lengths([int(w) for w in counts[order]]))
-    if per_length.size > MAX_LEN + 1:
-        per_length = _limit(per_length)
+    if per_length.size > limit + 1:
+        per_length = _limit(per_length, limit)
     # the most frequent tokens get the shortest codes
     by_freq, pos = order[::-1], 0
     for length in range(1, per_length.size):
@@ -97,11 +97,11 @@ def _huffman_lengths(weights: list[int]) -> np.ndarray:
     return np.array(depth[:k], dtype=np.int64)
 
 
-def _limit(count: np.ndarray) -> np.ndarray:
+def _limit(count: np.ndarray, limit: int) -> np.ndarray:
     """Length counts of an over-long Huffman code -> counts with no code longer
-    than ``MAX_LEN``, still a complete prefix code (JPEG, Annex K.3)."""
+    than ``limit``, still a complete prefix code (JPEG, Annex K.3)."""
     bits = [int(x) for x in count]
-    for i in range(len(bits) - 1, MAX_LEN, -1):
+    for i in range(len(bits) - 1, limit, -1):
         while bits[i] > 0:
             j = i - 2
             while bits[j] == 0:
@@ -110,7 +110,15 @@ def _limit(count: np.ndarray) -> np.ndarray:
             bits[i - 1] += 1
             bits[j + 1] += 2
             bits[j] -= 1
-    return np.array(bits[: MAX_LEN + 1], dtype=np.int64)
+    return np.array(bits[: limit + 1], dtype=np.int64)
+
+
+def table_bits(elements: int, tokens: int) -> int:
+    """The code length limit for a stream of ``elements``: the decoder builds a
+    table of 2**(longest code) entries (~10 ns each), so a small chunk gets
+    shorter codes (<= 3 % larger there) and a table it can afford."""
+    need = max(1, (tokens - 1).bit_length())  # room for every token
+    return max(need, min(MAX_LEN, max(8, elements.bit_length() - 4)))
 
 
 def _pack_lengths(lengths: np.ndarray) -> bytes:
@@ -300,7 +308,8 @@ class Huffman16:
         z = np.frombuffer(data, dtype=np.uint8)
         if z.size % 2:
             raise CodecError("huff16 needs whole 2-byte elements")
-        lengths = code_lengths(np.frombuffer(kernels.h16_hist(z), dtype=np.uint64))
+        counts = np.frombuffer(kernels.h16_hist(z), dtype=np.uint64)
+        lengths = code_lengths(counts, table_bits(z.size // 2, int(np.count_nonzero(counts))))
         out = scratch("huff.out", (MAX_LEN * (z.size // 2) + 7) // 8 + 12)
         escapes = scratch("huff16.esc", z.size)
         counts = kernels.h16_encode(z, lengths, out, escapes)
