@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import torch
@@ -44,6 +45,7 @@ from swarmstore.records.base import utc_now
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
 
 TENSOR_GROUPS = ("weights", "biases", "state")
+_OVERLAP_FLUSH_BYTES = 64 << 20  # new blob bytes up to which SQL overlaps the blob syncs
 
 
 class _KeyframeIndex:
@@ -148,76 +150,103 @@ class ModelVersionService:
             window_bytes=self.window_bytes,
         )
         manifest = writer.write(sources, parent_manifest)
-        self.blobs.flush()
+        # A small save runs its SQL while the last blob syncs are still in flight
+        # and flushes right before COMMIT; a big one flushes first, so the write
+        # lock is never held through a long sync tail (or upload) of its own.
+        overlap = manifest.new_bytes <= _OVERLAP_FLUSH_BYTES
+        if not overlap:
+            self.blobs.flush()
 
         now = utc_now()
-        with self.meta.write() as session:
-            model = q.get_or_create_model(
-                session,
-                swarm_id,
-                model_id,
-                agent_id=rec.agent_id,
-                model_name=rec.model_name,
-                architecture=rec.architecture,
-                now=now,
-            )
-            if q.find_version(session, model.pk, version, include_hidden=True) is not None:
-                raise VersionExistsError(swarm_id, model_id, version)
-            parent_pk = None
-            if rec.parent_version is not None:
-                parent = q.find_version(session, model.pk, rec.parent_version)
-                if parent is None:
-                    raise ModelNotFoundError(
-                        f"parent version {rec.parent_version!r} of model {model_id!r} in swarm "
-                        f"{swarm_id!r} does not exist",
-                        swarm_id=swarm_id,
-                        model_id=model_id,
-                        version=rec.parent_version,
-                    )
-                parent_pk = parent.pk
-            q.insert_inline_frames(session, manifest)  # decides which inline bytes are new
-            metadata = self._metadata(rec.metadata, manifest, now)
-            row = VersionRow(
-                model_pk=model.pk,
-                version=version,
-                seq=q.next_seq(session, model.pk),
-                parent_pk=parent_pk,
-                agent_id=rec.agent_id,
-                model_name=rec.model_name,
-                architecture=rec.architecture,
-                hyperparameters=rec.hyperparameters,
-                meta=metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
-                tags=list(rec.tags),
-                checkpoint_type=metadata.checkpoint_type or "full",
-                compression_type=metadata.compression_type or "none",
-                model_size=manifest.raw_bytes,
-                stored_size=manifest.new_bytes,
-                tensor_count=len(manifest.tensors),
-                created=now,
-                updated=now,
-            )
-            session.add(row)
-            session.flush()
-            q.insert_manifest(session, row.pk, manifest)
-            require_parents(session, swarm_id, merged)
-            record_version_lineage(session, swarm_id, rec, parents, now)
-            event = {
-                "swarm_id": swarm_id,
-                "model_id": model_id,
-                "version": version,
-                "parent_version": rec.parent_version,
-            }
-            append_event(session, NEURAL_MODEL_STORED, swarm_id, event, now)
-            append_outbox(
-                session,
-                "model_version.upserted",
-                f"{swarm_id}/{model_id}/{version}",
-                {**event, "agent_id": rec.agent_id, "architecture": rec.architecture},
-                now,
-            )
+        try:
+            with self.meta.write() as session:
+                event, metadata = self._insert_version(
+                    session, swarm_id, rec, manifest, parents, merged, now
+                )
+                if overlap:
+                    self.blobs.flush()  # durable before the COMMIT that names them
+        finally:
+            self.blobs.flush()  # no-op after a commit; a refused save's blobs become gc's orphans
         self.events.emit(NEURAL_MODEL_STORED, event)
         stored = rec.model_copy(update={"metadata": metadata, "swarm_id": swarm_id})
         return stored
+
+    def _insert_version(
+        self,
+        session: Session,
+        swarm_id: str,
+        rec: NeuralModelRecord,
+        manifest: Manifest,
+        parents: list[tuple[str, str]],
+        merged: list[tuple[str, str]],
+        now: datetime,
+    ) -> tuple[dict[str, Any], NeuralModelMetadata]:
+        """The version's rows, manifest, lineage, event and outbox (not committed)."""
+        model_id, version = rec.id, rec.version
+        model = q.get_or_create_model(
+            session,
+            swarm_id,
+            model_id,
+            agent_id=rec.agent_id,
+            model_name=rec.model_name,
+            architecture=rec.architecture,
+            now=now,
+        )
+        if q.find_version(session, model.pk, version, include_hidden=True) is not None:
+            raise VersionExistsError(swarm_id, model_id, version)
+        parent_pk = None
+        if rec.parent_version is not None:
+            parent = q.find_version(session, model.pk, rec.parent_version)
+            if parent is None:
+                raise ModelNotFoundError(
+                    f"parent version {rec.parent_version!r} of model {model_id!r} in swarm "
+                    f"{swarm_id!r} does not exist",
+                    swarm_id=swarm_id,
+                    model_id=model_id,
+                    version=rec.parent_version,
+                )
+            parent_pk = parent.pk
+        q.insert_inline_frames(session, manifest)  # decides which inline bytes are new
+        metadata = self._metadata(rec.metadata, manifest, now)
+        row = VersionRow(
+            model_pk=model.pk,
+            version=version,
+            seq=q.next_seq(session, model.pk),
+            parent_pk=parent_pk,
+            agent_id=rec.agent_id,
+            model_name=rec.model_name,
+            architecture=rec.architecture,
+            hyperparameters=rec.hyperparameters,
+            meta=metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
+            tags=list(rec.tags),
+            checkpoint_type=metadata.checkpoint_type or "full",
+            compression_type=metadata.compression_type or "none",
+            model_size=manifest.raw_bytes,
+            stored_size=manifest.new_bytes,
+            tensor_count=len(manifest.tensors),
+            created=now,
+            updated=now,
+        )
+        session.add(row)
+        session.flush()
+        q.insert_manifest(session, row.pk, manifest)
+        require_parents(session, swarm_id, merged)
+        record_version_lineage(session, swarm_id, rec, parents, now)
+        event = {
+            "swarm_id": swarm_id,
+            "model_id": model_id,
+            "version": version,
+            "parent_version": rec.parent_version,
+        }
+        append_event(session, NEURAL_MODEL_STORED, swarm_id, event, now)
+        append_outbox(
+            session,
+            "model_version.upserted",
+            f"{swarm_id}/{model_id}/{version}",
+            {**event, "agent_id": rec.agent_id, "architecture": rec.architecture},
+            now,
+        )
+        return event, metadata
 
     def delete(self, swarm_id: str, model_id: str, version: str) -> dict[str, Any]:
         """Delete one version (see ``checkpoints.deletion``); later versions still restore."""
