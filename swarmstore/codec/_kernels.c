@@ -1074,7 +1074,7 @@ static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_
     return ok;
 }
 
-/* h16_decode(streams, (4 sizes), escapes, (4 counts), lengths[264], out, mode):
+/* h16_decode(streams, (4 sizes), escapes, (4 counts), packed lengths[132], out, mode):
  * mode 0 writes the elements, 1 adds their un-zigzagged values onto out, 2 XORs
  * them in; ValueError when corrupt. */
 static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
@@ -1097,7 +1097,7 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
             etotal += counts[q];
         }
     }
-    if (lens.len != HUFF_TOKENS || total != src.len || 2 * etotal != escb.len || out.len % 2 ||
+    if (lens.len != HUFF_TOKENS / 2 || total != src.len || 2 * etotal != escb.len || out.len % 2 ||
         mode < 0 || mode > 2) {
         PyErr_SetString(PyExc_ValueError, "h16_decode: bad lengths, sizes or mode");
         goto done;
@@ -1108,7 +1108,12 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS;
-    int tb = h16_table(lens.buf, mode, t);
+    uint8_t lengths[HUFF_TOKENS];
+    for (int i = 0; i < HUFF_TOKENS / 2; i++) {
+        lengths[2 * i] = ((const uint8_t *)lens.buf)[i] & 15;
+        lengths[2 * i + 1] = ((const uint8_t *)lens.buf)[i] >> 4;
+    }
+    int tb = h16_table(lengths, mode, t);
     ok = tb && h16_decode4(src.buf, sizes, escb.buf, counts, t, tb, out.buf, out.len / 2, mode);
     Py_END_ALLOW_THREADS;
     if (!ok) {

@@ -263,10 +263,10 @@ _MODES = {None: 0, "sub": 1, "xor": 2}
 
 def _h16_parts(
     payload: memoryview,
-) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...], memoryview, memoryview]:
+) -> tuple[memoryview, tuple[int, ...], tuple[int, ...], memoryview, memoryview]:
     if len(payload) < _H16_HEADER:
         raise CodecError("huff16 stream too short")
-    lengths = _unpack_lengths(payload[: TOKENS // 2])
+    lengths = payload[: TOKENS // 2]  # 4 bits each (``_unpack_lengths``)
     counts = _COUNTS.unpack(payload[TOKENS // 2 : _H16_HEADER])
     sizes, escapes = counts[:4], counts[4:]
     start = _H16_HEADER + 2 * sum(escapes)
@@ -334,7 +334,7 @@ class Huffman16:
             if op is not None:
                 raise CodecError("huff16 apply_into needs the C kernels")
             target = np.frombuffer(out, dtype=np.uint8)
-            decode16_python(body, sizes, esc_bytes, escapes, lengths, target)
+            decode16_python(body, sizes, esc_bytes, escapes, _unpack_lengths(lengths), target)
             return
         try:
             kernels.h16_decode(body, sizes, esc_bytes, escapes, lengths, out, _MODES[op])

@@ -351,7 +351,12 @@ def _encode_delta16(
 
 
 def _decode_v2_into(
-    header: dict[str, Any], payload: memoryview, out_u8: np.ndarray, base: Any, verify: bool
+    header: dict[str, Any],
+    payload: memoryview,
+    out_u8: np.ndarray,
+    base: Any,
+    verify: bool,
+    base_is_out: bool = False,
 ) -> None:
     raw_length = out_u8.size
     if header.get("len") != raw_length:
@@ -395,16 +400,17 @@ def _decode_v2_into(
     if any(type(s) is not int or s < 0 for s in sizes) or sum(sizes) != len(payload):
         raise CodecError(f"stream sizes {sizes!r} do not match the {len(payload)}-byte payload")
     base_u8: np.ndarray | None = None
-    in_place = False
+    in_place = same = False
     # a whole-element delta adds onto the base in one pass (``out`` may be the base)
     whole16 = isinstance(streams[0], Huffman16) and native.KERNELS is not None
     if delta is not None:
         if base is None:
             raise CodecError("delta frame needs its base chunk to decode")
-        base_u8 = _as_u8(base)
+        base_u8 = out_u8 if base_is_out else _as_u8(base)
         if base_u8.size != raw_length:
             raise CodecError(f"base has {base_u8.size} bytes, frame expects {raw_length}")
-        in_place = _same_buffer(base_u8, out_u8) and rotate is None and delta.width == width
+        same = base_is_out or _same_buffer(base_u8, out_u8)
+        in_place = same and rotate is None and delta.width == width
         if not in_place and not whole16 and np.may_share_memory(base_u8, out_u8):
             base_u8 = base_u8.copy()  # decoding overwrites ``out`` before it adds the base
 
@@ -413,7 +419,7 @@ def _decode_v2_into(
         if delta.width != 2 or width != 1 or rotate is not None:
             raise CodecError(f"unsupported codec chain {chain_json!r}")
         assert base_u8 is not None
-        if not _same_buffer(base_u8, out_u8):
+        if not same:
             out_u8[:] = base_u8
         streams[0].apply_into(payload, out_u8.data, delta.op)  # one pass onto the base
     elif in_place:  # ``out`` holds the base: add the joined delta planes to it in one pass
@@ -523,7 +529,7 @@ def decode_chunk_into(
         if version == 1:
             out_u8[:] = np.frombuffer(_decode_v1(header, payload, out_u8.size), dtype=np.uint8)
         else:
-            _decode_v2_into(header, payload, out_u8, base, verify)
+            _decode_v2_into(header, payload, out_u8, base, verify, base is out)
     except CodecError:
         raise
     except (

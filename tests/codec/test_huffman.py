@@ -151,7 +151,7 @@ def test_huff16_round_trip_materialized_applied_and_python_twin(
     case: tuple[np.ndarray, np.ndarray], op: str
 ) -> None:
     from swarmstore.codec.delta import Delta
-    from swarmstore.codec.huffman import Huffman16, _h16_parts, decode16_python
+    from swarmstore.codec.huffman import Huffman16, _h16_parts, _unpack_lengths, decode16_python
 
     base, z = case
     stream = Huffman16().encode(memoryview(z))
@@ -160,7 +160,7 @@ def test_huff16_round_trip_materialized_applied_and_python_twin(
     assert out.tobytes() == z.tobytes()
     lengths, sizes, escapes, esc_bytes, body = _h16_parts(memoryview(stream))
     twin = np.empty_like(z)
-    decode16_python(body, sizes, esc_bytes, escapes, lengths, twin)
+    decode16_python(body, sizes, esc_bytes, escapes, _unpack_lengths(lengths), twin)
     assert twin.tobytes() == z.tobytes()
     applied = base.copy()  # the fused restore: delta added onto the base in place
     Huffman16().apply_into(memoryview(stream), applied.data, op)
