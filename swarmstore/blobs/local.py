@@ -52,6 +52,7 @@ class LocalBlobStore(BlobStore):
         self._lock = threading.Lock()
         self._syncer: ThreadPoolExecutor | None = None
         self._made_dirs: set[Path] = set()  # fan-out dirs known to exist (never removed)
+        self._root_dirty = False  # a put made a fan-out dir whose name is not yet synced
         self._temp_names = itertools.count()
         self._make_fan_out_dirs()
 
@@ -90,6 +91,7 @@ class LocalBlobStore(BlobStore):
         if path.parent not in self._made_dirs:  # one mkdir per fan-out dir, not per blob
             path.parent.mkdir(exist_ok=True)
             self._made_dirs.add(path.parent)
+            self._root_dirty = True
         temp, fd = self._create_temp(path)
         try:
             view = memoryview(data)
@@ -148,7 +150,9 @@ class LocalBlobStore(BlobStore):
         assert self._syncer is not None
         for synced in [self._syncer.submit(_fsync_dir, d) for d in sorted(dirs)]:
             synced.result()
-        _fsync_dir(self.root)  # new fan-out dirs' names, after their contents
+        if self._root_dirty:  # new fan-out dirs' names, after their contents
+            self._root_dirty = False
+            _fsync_dir(self.root)
 
     def get(self, key: str) -> bytes:
         with open(self._path(key), "rb") as handle:
