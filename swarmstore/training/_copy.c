@@ -7,10 +7,12 @@
  * (non-temporal) stores write whole lines straight to memory. On a core whose
  * copy is bound by memory bandwidth that is a third less traffic.
  *
- * copy_regions(table): table is a buffer of native uint64 triples
- * (destination address, source address, byte count); every region is copied,
- * with the GIL released. The caller guarantees the addresses (tensors it
- * keeps alive, same dtype, contiguous, not overlapping).
+ * copy_regions(table, release_gil=True): table is a buffer of native uint64
+ * triples (destination address, source address, byte count); every region is
+ * copied. The caller guarantees the addresses (tensors it keeps alive, same
+ * dtype, contiguous, not overlapping). With release_gil false the GIL is held
+ * throughout: a thread that gives it up for a millisecond can wait up to the
+ * switch interval (5 ms) to get it back from a thread running Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -53,10 +55,26 @@ static void copy_region(char *dst, const char *src, size_t n) {
     memcpy(dst, src, n);
 }
 
-static PyObject *copy_regions(PyObject *self, PyObject *arg) {
+static void copy_all(const char *raw, size_t count) {
+    for (size_t k = 0; k < count; k++) {
+        uint64_t t[3];
+        memcpy(t, raw + k * sizeof t, sizeof t);
+        copy_region((char *)(uintptr_t)t[0], (const char *)(uintptr_t)t[1], (size_t)t[2]);
+    }
+#if HAVE_STREAM
+    _mm_sfence(); /* streamed lines are visible to the thread that saves them */
+#endif
+}
+
+static PyObject *copy_regions(PyObject *self, PyObject *args) {
     (void)self;
+    PyObject *table;
+    int release_gil = 1;
+    if (!PyArg_ParseTuple(args, "O|p:copy_regions", &table, &release_gil)) {
+        return NULL;
+    }
     Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+    if (PyObject_GetBuffer(table, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     if (view.len % (3 * (Py_ssize_t)sizeof(uint64_t)) != 0) {
@@ -66,23 +84,21 @@ static PyObject *copy_regions(PyObject *self, PyObject *arg) {
     }
     size_t count = (size_t)view.len / (3 * sizeof(uint64_t));
     const char *raw = (const char *)view.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (size_t k = 0; k < count; k++) {
-        uint64_t t[3];
-        memcpy(t, raw + k * sizeof t, sizeof t);
-        copy_region((char *)(uintptr_t)t[0], (const char *)(uintptr_t)t[1], (size_t)t[2]);
+    if (release_gil) {
+        Py_BEGIN_ALLOW_THREADS
+        copy_all(raw, count);
+        Py_END_ALLOW_THREADS
+    } else {
+        copy_all(raw, count);
     }
-#if HAVE_STREAM
-    _mm_sfence(); /* streamed lines are visible to the thread that saves them */
-#endif
-    Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
-    {"copy_regions", copy_regions, METH_O,
-     "copy_regions(table): copy (dst, src, nbytes) uint64 triples, streaming stores, GIL released"},
+    {"copy_regions", copy_regions, METH_VARARGS,
+     "copy_regions(table, release_gil=True): copy (dst, src, nbytes) uint64 triples with "
+     "streaming stores"},
     {NULL, NULL, 0, NULL},
 };
 

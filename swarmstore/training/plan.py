@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from swarmstore.training.state import flatten
+from swarmstore.training.state import RngFlattener, flatten
 
 try:
     from swarmstore.training._copy import copy_regions
@@ -31,6 +31,11 @@ except ImportError:  # built without a C compiler: every copy goes through torch
     copy_regions = None
 
 _SCALARS = frozenset({int, float, bool, str, type(None)})
+# A stream copy up to this size keeps the GIL (~6 ms at most): giving it up lets a
+# thread running Python (the save worker, the index worker) take it, and taking it
+# back can cost up to the 5 ms switch interval, more than the copy. Larger copies
+# let other threads run.
+HOLD_GIL_MAX_BYTES = 64 << 20
 _Signature = tuple[int, torch.Size, tuple[int, ...], torch.dtype, torch.device]
 
 WEIGHTS = "weights/"
@@ -156,6 +161,7 @@ class SnapshotPlanner:
     def __init__(self) -> None:
         self._plan: SnapshotPlan | None = None
         self.builds = 0  # how many plans were built (tests, diagnostics)
+        self.rng = RngFlattener()  # the RNG part of the skeleton, reused while unchanged
 
     def plan(
         self, weights: dict[str, torch.Tensor], optimizer_state: Any | None
@@ -200,13 +206,14 @@ class BufferSet(dict[str, torch.Tensor]):
     allows, as raw address triples) and ``rest`` (targets, sources) for torch.
     """
 
-    __slots__ = ("copies", "plan", "rest", "table")
+    __slots__ = ("copies", "plan", "rest", "table", "table_bytes")
 
     def __init__(self) -> None:
         super().__init__()
         self.plan: SnapshotPlan | None = None
         self.copies: list[torch.Tensor] = []
         self.table: bytes = b""
+        self.table_bytes = 0
         self.rest: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
 
     def bind(self, plan: SnapshotPlan) -> None:
@@ -226,17 +233,20 @@ class BufferSet(dict[str, torch.Tensor]):
                 self[slot] = buffer
             copies.append(buffer)
         triples = array("Q")
+        total = 0
         rest: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         for i in plan.copied:
             source, target = plan.tensors[i], copies[i]
             if streamable(source, target):
                 nbytes = source.numel() * source.element_size()
                 triples.extend((target.data_ptr(), source.data_ptr(), nbytes))
+                total += nbytes
             else:
                 rest[0].append(target)
                 rest[1].append(source)
         self.copies = copies
         self.table = triples.tobytes()
+        self.table_bytes = total
         self.rest = rest
         self.plan = plan
 
@@ -245,7 +255,7 @@ class BufferSet(dict[str, torch.Tensor]):
         tensors outside the plan): streamed where ``table`` has them, by torch otherwise."""
         if self.table:
             assert copy_regions is not None
-            copy_regions(self.table)
+            copy_regions(self.table, self.table_bytes > HOLD_GIL_MAX_BYTES)
         copy_all([*self.rest[0], *targets], [*self.rest[1], *sources])
 
 

@@ -205,7 +205,15 @@ def take_snapshot(
         plan = planner.plan(weights, optimizer_state["state"] if optimizer_state else None)
         if plan is not None:
             return _planned_snapshot(
-                plan, buffers, optimizer_state, scheduler, extra_state, epoch, step, metrics
+                plan,
+                planner,
+                buffers,
+                optimizer_state,
+                scheduler,
+                extra_state,
+                epoch,
+                step,
+                metrics,
             )
     state: dict[str, torch.Tensor] = {}
     skeleton: dict[str, Any] = {"rng": flatten("rng", capture_rng(), state)}
@@ -239,6 +247,7 @@ def _plannable(optimizer_state: Any) -> bool:
 
 def _planned_snapshot(
     plan: SnapshotPlan,
+    planner: SnapshotPlanner,
     buffers: BufferSet,
     optimizer_state: dict[str, Any] | None,
     scheduler: Any,
@@ -251,7 +260,7 @@ def _planned_snapshot(
     param_groups, scheduler or extra state) copied by one batched copy; RNG states are
     fresh copies already and are not copied again."""
     fresh: dict[str, torch.Tensor] = {}
-    skeleton: dict[str, Any] = {"rng": flatten("rng", capture_rng(), fresh)}
+    skeleton: dict[str, Any] = {"rng": planner.rng(fresh)}
     others: dict[str, torch.Tensor] = {}
     if optimizer_state is not None:
         skeleton["optimizer"] = {

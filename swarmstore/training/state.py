@@ -194,6 +194,42 @@ def capture_rng() -> dict[str, Any]:
     return state
 
 
+class RngFlattener:
+    """``flatten("rng", capture_rng(), tensors)``, reusing the parts that did not change.
+
+    Python's state is 625 ints that ``flatten`` type-checks one by one, numpy's
+    is an array that becomes a tensor: both stay the same between checkpoints
+    of a loop that draws from neither, so their skeletons (and numpy's tensor,
+    which nothing writes to) are kept while the state compares equal.
+    """
+
+    def __init__(self) -> None:
+        self._python: tuple[Any, Any] | None = None
+        self._numpy: tuple[Any, Any, dict[str, torch.Tensor]] | None = None
+
+    def __call__(self, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+        skeleton: dict[str, Any] = {}
+        for key, value in capture_rng().items():
+            if key == "python":
+                python = self._python
+                if python is None or python[0] != value:
+                    found: dict[str, torch.Tensor] = {}
+                    python = (value, flatten("rng/python", value, found))
+                    self._python = None if found else python
+                    tensors.update(found)
+                skeleton[key] = python[1]
+            elif key == "numpy":
+                numpy = self._numpy
+                if numpy is None or numpy[0] is not value:  # _NumpyState hands back its last read
+                    found = {}
+                    numpy = self._numpy = (value, flatten("rng/numpy", value, found), found)
+                skeleton[key] = numpy[1]
+                tensors.update(numpy[2])
+            else:
+                skeleton[key] = flatten(f"rng/{key}", value, tensors)
+        return skeleton
+
+
 def restore_rng(state: Mapping[str, Any]) -> None:
     """Put back what ``capture_rng`` took (after ``unflatten``)."""
     if "python" in state:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from swarmstore.errors import InvalidRecordError
-from swarmstore.training.state import capture_rng, flatten, restore_rng, unflatten
+from swarmstore.training.state import RngFlattener, capture_rng, flatten, restore_rng, unflatten
 
 
 def _trained_optimizer(kind: str) -> tuple[torch.nn.Module, torch.optim.Optimizer, object]:
@@ -139,3 +139,24 @@ def test_a_pending_gaussian_is_never_lost_or_invented() -> None:
     again = capture_rng()["numpy"]
     assert again[3] == 1 and _same_numpy_state(again, _numpy_state_now())
     assert again[4] == pending[4]
+
+
+def test_the_rng_flattener_gives_what_flatten_gives_as_the_generators_move() -> None:
+    flattener = RngFlattener()
+    draws = [
+        lambda: None,
+        random.random,
+        np.random.rand,
+        lambda: None,
+        np.random.randn,  # a Gaussian left pending
+        lambda: torch.rand(1),
+        lambda: (random.gauss(0, 1), np.random.randn()),
+    ]
+    for draw in draws:
+        draw()
+        got: dict[str, torch.Tensor] = {}
+        want: dict[str, torch.Tensor] = {}
+        skeleton = flattener(got)
+        assert json.dumps(skeleton) == json.dumps(flatten("rng", capture_rng(), want))
+        assert set(got) == set(want)
+        assert all(torch.equal(got[name], want[name]) for name in want)
