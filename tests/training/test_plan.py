@@ -217,3 +217,37 @@ def test_copy_regions_copies_every_byte_at_any_alignment(size: int, offset: int)
     assert not target[:offset].any() and not target[offset + size :].any()
     with pytest.raises(ValueError, match="triples"):
         _copy.copy_regions(b"\x00" * 8)
+
+
+@pytest.mark.parametrize("in_cxx", [True, False], ids=["torch-guard", "python"])
+def test_a_change_of_shape_strides_or_dtype_at_the_same_address_is_seen(in_cxx: bool) -> None:
+    from swarmstore.training.plan import _signature, _Unchanged
+
+    def unchanged_for(tensors: list[torch.Tensor]) -> _Unchanged:
+        check = _Unchanged(tensors)
+        if not in_cxx:
+            check._guard, check._signature = None, _signature(tensors)
+        return check
+
+    changes = {
+        "reshaped view": lambda p: setattr(p, "data", p.data.view(2, 12)),
+        "transposed view": lambda p: setattr(p, "data", p.data.t()),
+        "dtype view": lambda p: setattr(p, "data", p.data.view(torch.int32)),
+        "resized smaller": lambda p: p.resize_(4, 5),
+        "as_strided": lambda p: p.as_strided_((4, 6), (1, 4)),
+        "new storage": lambda p: setattr(p, "data", torch.zeros(4, 6)),
+    }
+    for what, change in changes.items():
+        params = [torch.randn(4, 6), torch.randn(3)]  # buffers: a dtype view is allowed
+        check = unchanged_for(params)
+        assert check(params), what
+        with torch.no_grad():
+            change(params[0])
+        assert not check(params), what
+    model = _model()  # and through a whole planned snapshot: the new shape is stored
+    snaps = _Snapshots()
+    snaps.take(model)
+    with torch.no_grad():
+        model[0].weight.data = model[0].weight.data.view(8, 16)
+    snap = snaps.take(model)
+    assert snap.weights["0.weight"].shape == (8, 16)
