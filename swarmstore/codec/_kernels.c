@@ -10,6 +10,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -618,6 +619,82 @@ static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_
     return 1;
 }
 
+/* huff_lengths(counts (u64 LE), limit) -> bytes: Huffman code lengths, none
+ * longer than ``limit`` (two-queue Huffman over the weights sorted ascending,
+ * ties by token; then JPEG Annex K.3 limiting; the most frequent tokens get
+ * the shortest codes). Same result as huffman.code_lengths' Python twin. */
+static int cmp_weight(const void *a, const void *b) {
+    const uint64_t *x = a, *y = b; /* (weight, token) pairs */
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static PyObject *k_huff_lengths(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer cb;
+    int limit;
+    if (!PyArg_ParseTuple(args, "y*i", &cb, &limit)) return NULL;
+    Py_ssize_t m = cb.len / 8;
+    PyObject *result = NULL;
+    if (cb.len % 8 || m > 512 || limit < 1 || limit > 15) {
+        PyErr_SetString(PyExc_ValueError, "huff_lengths: bad counts or limit");
+        goto done;
+    }
+    uint64_t pairs[512][2], w[1024];
+    int parent[1024], depth[1024], k = 0;
+    uint8_t out[512];
+    memset(out, 0, sizeof out);
+    for (Py_ssize_t i = 0; i < m; i++) {
+        uint64_t c;
+        memcpy(&c, (const uint8_t *)cb.buf + 8 * i, 8);
+        if (c) pairs[k][0] = c, pairs[k][1] = (uint64_t)i, k++;
+    }
+    if ((1 << limit) < k) {
+        PyErr_SetString(PyExc_ValueError, "huff_lengths: limit too small for the tokens");
+        goto done;
+    }
+    if (k == 1) out[pairs[0][1]] = 1;
+    if (k > 1) {
+        qsort(pairs, (size_t)k, sizeof pairs[0], cmp_weight);
+        for (int i = 0; i < k; i++) w[i] = pairs[i][0];
+        int leaf = 0, merged = k;
+        for (int node = k; node < 2 * k - 1; node++) {
+            int pick[2];
+            for (int j = 0; j < 2; j++) {
+                if (leaf < k && (merged >= node || w[leaf] <= w[merged])) pick[j] = leaf++;
+                else pick[j] = merged++;
+            }
+            w[node] = w[pick[0]] + w[pick[1]];
+            parent[pick[0]] = parent[pick[1]] = node;
+        }
+        depth[2 * k - 2] = 0;
+        int count[64] = {0}, maxd = 0;
+        for (int node = 2 * k - 3; node >= 0; node--) depth[node] = depth[parent[node]] + 1;
+        for (int i = 0; i < k; i++) {
+            int d = depth[i] < 63 ? depth[i] : 63;
+            count[d]++;
+            if (d > maxd) maxd = d;
+        }
+        for (int i = maxd; i > limit; i--) { /* JPEG K.3 */
+            while (count[i] > 0) {
+                int j = i - 2;
+                while (count[j] == 0) j--;
+                count[i] -= 2;
+                count[i - 1] += 1;
+                count[j + 1] += 2;
+                count[j] -= 1;
+            }
+        }
+        int pos = k - 1; /* most frequent first */
+        for (int len = 1; len <= limit; len++)
+            for (int c = 0; c < count[len]; c++) out[pairs[pos--][1]] = (uint8_t)len;
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, m);
+done:
+    PyBuffer_Release(&cb);
+    return result;
+}
+
 /* huff_hist(plane, fill) -> bytes: HUFF_TOKENS little-endian uint64 token counts. */
 static PyObject *k_huff_hist(PyObject *self, PyObject *args) {
     (void)self;
@@ -1170,6 +1247,7 @@ static PyMethodDef methods[] = {
     {"join", k_join, METH_VARARGS, "join(planes, rotate, dst): inverse of split"},
     {"nib_pack", k_nib_pack, METH_VARARGS, "nib_pack(plane, base, packed, escapes) -> count"},
     {"nib_unpack", k_nib_unpack, METH_VARARGS, "nib_unpack(packed, base, escapes, out)"},
+    {"huff_lengths", k_huff_lengths, METH_VARARGS, "huff_lengths(counts, limit) -> lengths"},
     {"huff_hist", k_huff_hist, METH_VARARGS, "huff_hist(plane, fill) -> token counts"},
     {"huff_encode", k_huff_encode, METH_VARARGS, "huff_encode(plane, fill, lengths, out)"},
     {"huff_decode", k_huff_decode, METH_VARARGS, "huff_decode(streams, sizes, fill, lengths, out)"},

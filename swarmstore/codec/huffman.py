@@ -54,6 +54,15 @@ def available() -> bool:
 
 def code_lengths(counts: np.ndarray, limit: int = MAX_LEN) -> np.ndarray:
     """Huffman code lengths (uint8, each <= ``limit`` <= ``MAX_LEN``) for token counts."""
+    kernels = native.KERNELS
+    if kernels is not None:
+        wide = np.ascontiguousarray(counts, dtype="<u8")
+        return np.frombuffer(kernels.huff_lengths(wide, limit), dtype=np.uint8)
+    return code_lengths_python(counts, limit)
+
+
+def code_lengths_python(counts: np.ndarray, limit: int = MAX_LEN) -> np.ndarray:
+    """``code_lengths``' twin without the C kernels (same lengths)."""
     lengths = np.zeros(counts.size, dtype=np.uint8)
     present = np.flatnonzero(counts)
     if present.size == 0:

@@ -339,15 +339,26 @@ def _encode_delta16(
     whole = Huffman16().encode(delta.data)
     ratio, extra = _HUFF16_SLACK
 
-    def close(size: float) -> bool:
-        return len(whole) <= max(ratio * size, size + extra * n)
+    def close(size: float, ours: int = len(whole), total: int = n) -> bool:
+        return ours <= max(ratio * size, size + extra * total)
 
-    if not close(estimate):
+    if not close(estimate) and not _close_on_sample(delta, codec, close):
         planes = _frame(n, digest, _encode_with(delta, [codec], 2, "auto", True), is_delta=True)
         if not close(len(planes.frame)):
             return planes
     encoded = ([codec_to_json(codec)], [codec_to_json(Huffman16())], [whole])
     return _frame(n, digest, encoded, is_delta=True)
+
+
+def _close_on_sample(delta: np.ndarray, codec: Delta, close: Any) -> bool:
+    """On a big chunk, compare the two codings on the sampled windows first:
+    encoding every plane only to find ``huff16`` close enough doubled the cost
+    of a delta encode."""
+    sample = _sample(delta, 2)
+    if sample.size * 4 > delta.size:
+        return False
+    as_planes = sum(len(p) for p in _encode_with(sample, [codec], 2, "auto", True)[2])
+    return bool(close(as_planes, len(Huffman16().encode(sample.data)), sample.size))
 
 
 def _decode_v2_into(

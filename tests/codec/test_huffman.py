@@ -192,3 +192,15 @@ def test_huff16_corrupt_streams_raise() -> None:
     del lost[at : at + 2]
     with pytest.raises(CodecError):
         Huffman16().decode_into(memoryview(bytes(lost)), out.data)
+
+
+@native
+@FAST
+@given(st.lists(st.integers(0, 10**12), min_size=TOKENS, max_size=TOKENS), st.integers(9, 11))
+def test_code_lengths_kernel_matches_python(counts: list[int], limit: int) -> None:
+    from swarmstore.codec.huffman import code_lengths_python
+
+    c = np.array(counts, dtype=np.int64)
+    c[::3] = 0
+    c[1::5] //= 10**9  # small and equal weights: tie order matters
+    assert code_lengths(c, limit).tolist() == code_lengths_python(c, limit).tolist()
