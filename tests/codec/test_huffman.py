@@ -204,3 +204,32 @@ def test_code_lengths_kernel_matches_python(counts: list[int], limit: int) -> No
     c[::3] = 0
     c[1::5] //= 10**9  # small and equal weights: tie order matters
     assert code_lengths(c, limit).tolist() == code_lengths_python(c, limit).tolist()
+
+
+@native
+@settings(deadline=None, max_examples=150)
+@given(st.data())
+def test_garbled_streams_raise_or_decode_within_bounds(data: st.DataObject) -> None:
+    """Flipped bytes anywhere (lengths, sizes, escapes, bits) never read or write
+    outside the buffers: the decoders raise CodecError or produce some bytes
+    (the frame checksum then catches them)."""
+    from swarmstore.codec.huffman import Huffman16
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n = data.draw(st.integers(1, 6000))
+    z = np.where(rng.random(n) < 0.8, 0, rng.geometric(0.3, n)).astype("<u2")
+    z[rng.random(n) < 0.01] = 4000
+    for coder, raw in ((Huffman16(), z.view(np.uint8)), (Huffman(), z.view(np.uint8)[::2].copy())):
+        stream = bytearray(coder.encode(memoryview(raw)))
+        for _ in range(data.draw(st.integers(1, 4))):
+            stream[data.draw(st.integers(0, len(stream) - 1))] ^= data.draw(st.integers(1, 255))
+        guard = np.zeros(raw.size + 64, np.uint8)  # 32 bytes of guard on each side
+        target = guard[32:-32]
+        try:
+            if isinstance(coder, Huffman16) and data.draw(st.booleans()):
+                coder.apply_into(memoryview(bytes(stream)), target.data, "sub")
+            else:
+                coder.decode_into(memoryview(bytes(stream)), target.data)
+        except CodecError:
+            pass
+        assert not guard[:32].any() and not guard[-32:].any()
