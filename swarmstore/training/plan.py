@@ -104,6 +104,7 @@ class SnapshotPlan:
         "state_names",
         "state_skeleton",
         "state_values",
+        "storages",
         "tensors",
         "unchanged",
         "weight_names",
@@ -128,6 +129,9 @@ class SnapshotPlan:
         self.shapes = {name: tuple(t.shape) for name, t in weights.items()}
         self.signature = _signature(self.tensors)
         self.unchanged = _Unchanged(self.tensors)
+        # the memory the stream copy reads stays allocated even if another thread swaps a
+        # tensor's storage between the check and the copy (it would read the old values)
+        self.storages = [t.untyped_storage() for t in self.tensors]
         first: dict[tuple[Any, ...], int] = {}
         self.alias: list[int] = []
         for i, (tensor, sig) in enumerate(zip(self.tensors, self.signature, strict=True)):
