@@ -27,14 +27,20 @@ Modules, one transform each (zarr-style: registered id + JSON config):
 - ``planes``: ``BytePlanes(width)`` byte-plane split of floating elements;
 - ``coders``: per-plane stream coders ``raw``, ``zstd``, ``zstd-lit``
   (huffman-only zstd), ``lz4``; ``nibbles``: ``nibpairs`` (exponent bytes as
-  4-bit codes, two per byte, then huffman);
+  4-bit codes, two per byte, then huffman); ``huffman``: ``huff`` (a plane as
+  Huffman codes with runs of its commonest byte, decoded several bytes per
+  table lookup) and ``huff16`` (a 2-byte float delta coded whole, restored in
+  one fused pass onto its base) -- delta coders chosen because they decode
+  fast: restoring a delta should cost little more than its keyframe;
 - ``frame``: frame layout and versioning; ``registry``: id -> class;
 - ``pipeline``: policy choices, encode/decode of one chunk.
 
 Speed: the byte transforms (plane split/join with sign rotation, nibble
 packing, delta) run as single-pass C kernels (``_kernels.c``, an optional
 extension built by ``pip install``) or, where it did not build, as their numpy
-twins; the frames are byte-identical either way (``native``).
+twins; the frames are byte-identical either way (``native``), except that
+only a host with the kernels writes ``huff``/``huff16`` (their fast decoders
+are C; the Python twins decode them, slowly).
 
 Every frame carries an xxh3 checksum of the raw chunk, so a garbled frame or a
 wrong base is a ``CodecError``, never silently wrong bytes. Encode and decode

@@ -446,25 +446,29 @@ typedef struct {
 } huff_entry;
 
 /* HUFF_TOKENS code lengths -> bit-reversed canonical codes; 0 when they are no prefix code. */
-static int huff_codes(const uint8_t *len, uint16_t *code) {
-    uint32_t count[HUFF_MAXLEN + 1] = {0}, next[HUFF_MAXLEN + 1] = {0}, kraft = 0, c = 0;
+static int huff_codes_n(const uint8_t *len, uint16_t *code, uint32_t maxlen) {
+    uint32_t count[16] = {0}, next[16] = {0}, kraft = 0, c = 0;
     for (int s = 0; s < HUFF_TOKENS; s++) {
-        if (len[s] > HUFF_MAXLEN) return 0;
+        if (len[s] > maxlen) return 0;
         count[len[s]]++;
     }
     count[0] = 0;
-    for (int l = 1; l <= HUFF_MAXLEN; l++) {
-        kraft += count[l] << (HUFF_MAXLEN - l);
+    for (uint32_t l = 1; l <= maxlen; l++) {
+        kraft += count[l] << (maxlen - l);
         c = (c + count[l - 1]) << 1;
         next[l] = c;
     }
-    if (kraft > HUFF_TSIZE) return 0;
+    if (kraft > (1u << maxlen)) return 0;
     for (int s = 0; s < HUFF_TOKENS; s++) {
         uint32_t l = len[s], v = l ? next[l]++ : 0, r = 0;
         for (uint32_t b = 0; b < l; b++) r |= ((v >> b) & 1u) << (l - 1 - b);
         code[s] = (uint16_t)r;
     }
     return 1;
+}
+
+static int huff_codes(const uint8_t *len, uint16_t *code) {
+    return huff_codes_n(len, code, HUFF_MAXLEN);
 }
 
 static inline uint32_t huff_token_size(uint32_t tok) { return tok < 256 ? 1 : tok - 255; }
@@ -805,14 +809,24 @@ static void h16_init(void) {
     }
 }
 
+/* Codes up to 12 bits (one more element per lookup than 11) in a table of 8-byte
+ * entries: 32 KiB, the size of an 11-bit table of 16-byte ones. */
+#define H16_MAXLEN 12
+#define H16_TSIZE (1 << H16_MAXLEN)
+
 typedef struct {
-    uint64_t v;       /* 4 lanes: values (materialize) or signed deltas (fused) */
-    uint16_t n;       /* elements covered */
-    uint8_t bits;     /* bits taken (HUFF_MAXLEN + 1: no valid code) */
-    uint8_t esc;      /* lane of an escape (its value from the side list), 255: none */
-    uint16_t tok1;    /* the first code's token and bits, for the tail */
-    uint8_t len1, pad;
+    uint32_t v;   /* 4 lanes of 8 bits: values < 248 (materialize, XOR) or int8 deltas (ADD) */
+    uint8_t n;    /* elements covered */
+    uint8_t bits; /* bits taken (H16_MAXLEN + 1: no valid code) */
+    uint8_t esc;  /* lane of an escape (its value from the side list), 255: none */
+    uint8_t pad;
 } h16_entry;
+
+typedef struct {
+    h16_entry t[H16_TSIZE];
+    uint16_t tok1[H16_TSIZE]; /* the first code's token and bits, for the tail */
+    uint8_t len1[H16_TSIZE];
+} h16_tables;
 
 #define H16_MATERIALIZE 0
 #define H16_ADD 1
@@ -825,16 +839,36 @@ static inline uint64_t swar_add16(uint64_t a, uint64_t b) {
     return ((a & ~H) + (b & ~H)) ^ ((a ^ b) & H);
 }
 
-/* *(4 x u16 at o) += the 4 lanes of *v: one SSE2 add where there is one. */
-static inline void add16x4(uint8_t *o, const uint64_t *v) {
+/* 4 lanes of 8 bits -> 4 lanes of 16, zero- or sign-extended (scalar twins). */
+static inline uint64_t widen8(uint32_t v) {
+    return (uint64_t)(v & 0xFF) | ((uint64_t)((v >> 8) & 0xFF) << 16) |
+           ((uint64_t)((v >> 16) & 0xFF) << 32) | ((uint64_t)(v >> 24) << 48);
+}
+
+static inline uint64_t widen8_signed(uint32_t v) {
+    uint64_t x = 0;
+    for (int i = 0; i < 4; i++) x |= (uint64_t)(uint16_t)(int16_t)(int8_t)(v >> (8 * i)) << (16 * i);
+    return x;
+}
+
+/* *(4 x u16 at o) (+= sign-extended | ^= zero-extended | = zero-extended) the
+ * 4 byte lanes of v: a few SSE2 instructions where there is SSE2. */
+static inline void put16x4(uint8_t *o, uint32_t v, int mode) {
 #if defined(__SSE2__)
-    __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)o);
-    a = _mm_add_epi16(a, _mm_loadl_epi64((const __m128i *)(const void *)v));
-    _mm_storel_epi64((__m128i *)(void *)o, a);
+    __m128i x = _mm_cvtsi32_si128((int)v);
+    if (mode == H16_ADD) {
+        x = _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+        x = _mm_add_epi16(x, _mm_loadl_epi64((const __m128i *)(const void *)o));
+    } else {
+        x = _mm_unpacklo_epi8(x, _mm_setzero_si128());
+        if (mode == H16_XOR) x = _mm_xor_si128(x, _mm_loadl_epi64((const __m128i *)(const void *)o));
+    }
+    _mm_storel_epi64((__m128i *)(void *)o, x);
 #else
-    uint64_t a;
-    memcpy(&a, o, 8);
-    a = swar_add16(a, *v);
+    uint64_t a = 0;
+    if (mode != H16_MATERIALIZE) memcpy(&a, o, 8);
+    if (mode == H16_ADD) a = swar_add16(a, widen8_signed(v));
+    else a ^= widen8(v);
     memcpy(o, &a, 8);
 #endif
 }
@@ -842,10 +876,10 @@ static inline void add16x4(uint8_t *o, const uint64_t *v) {
 /* The decode table for codes no longer than the longest present (tb bits, at
  * most HUFF_MAXLEN: small chunks get small tables, cheap to build). -> tb, 0
  * when the lengths are no prefix code. */
-static int h16_table(const uint8_t *len, int mode, h16_entry *t) {
-    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
-    uint8_t l1[HUFF_TSIZE];
-    if (!huff_codes(len, code)) return 0;
+static int h16_table(const uint8_t *len, int mode, h16_tables *tab) {
+    uint16_t code[HUFF_TOKENS], *s1 = tab->tok1;
+    uint8_t *l1 = tab->len1;
+    if (!huff_codes_n(len, code, H16_MAXLEN)) return 0;
     uint32_t tb = 1;
     for (int s = 0; s < HUFF_TOKENS; s++)
         if (len[s] > tb) tb = len[s];
@@ -870,23 +904,21 @@ static int h16_table(const uint8_t *len, int mode, h16_entry *t) {
             if (tok >= H16_LIT) {
                 uint32_t run = H16_RUN[tok - H16_LIT];
                 if (e.n + run > 255) break;
-                e.n = (uint16_t)(e.n + run);
+                e.n = (uint8_t)(e.n + run);
                 pos += l;
                 continue;
             }
             if (e.n >= 4) break;
-            uint16_t x = (uint16_t)tok;
-            if (mode == H16_ADD) x = unzigzag16(x);
-            if (tok == 0) e.esc = (uint8_t)e.n;
-            else e.v |= (uint64_t)x << (16 * e.n);
+            uint8_t x = (uint8_t)tok; /* < 248: as int8 after un-zigzag, |x| <= 124 */
+            if (mode == H16_ADD) x = (uint8_t)(int8_t)(int16_t)unzigzag16(x);
+            if (tok == 0) e.esc = e.n;
+            else e.v |= (uint32_t)x << (8 * e.n);
             e.n++;
             pos += l;
             if (tok == 0) break; /* one escape per entry */
         }
-        e.bits = e.n ? (uint8_t)pos : HUFF_MAXLEN + 1;
-        e.tok1 = s1[i];
-        e.len1 = l1[i];
-        t[i] = e;
+        e.bits = e.n ? (uint8_t)pos : H16_MAXLEN + 1;
+        tab->t[i] = e;
     }
     return (int)tb;
 }
@@ -952,12 +984,12 @@ static PyObject *k_h16_encode(PyObject *self, PyObject *args) {
     uint16_t code[HUFF_TOKENS];
     Py_ssize_t n = zb.len / 2, sizes[4], counts[4];
     int bad = 0;
-    if (zb.len % 2 || lens.len != HUFF_TOKENS || out.len < (HUFF_MAXLEN * n + 7) / 8 + 12 ||
+    if (zb.len % 2 || lens.len != HUFF_TOKENS || out.len < (H16_MAXLEN * n + 7) / 8 + 12 ||
         escb.len < 2 * n) {
         PyErr_SetString(PyExc_ValueError, "h16_encode: bad buffer sizes");
         goto done;
     }
-    if (!huff_codes(lens.buf, code)) {
+    if (!huff_codes_n(lens.buf, code, H16_MAXLEN)) {
         PyErr_SetString(PyExc_ValueError, "h16_encode: lengths are no prefix code");
         goto done;
     }
@@ -1017,18 +1049,9 @@ static inline void h16_put(uint8_t *o, uint16_t z, int mode) {
  * from (ep, ec); sets ok = 0 on a missing escape. */
 #define H16_APPLY(h_, o, ep, ec)                                                    \
     do {                                                                            \
-        if (mode == H16_MATERIALIZE) {                                              \
-            memcpy((o), &(h_)->v, 8);                                               \
-            if (__builtin_expect((h_)->n > 4, 0))                                   \
-                memset((o) + 8, 0, 2 * (size_t)((h_)->n - 4));                      \
-        } else if (mode == H16_ADD) {                                               \
-            add16x4((o), &(h_)->v);                                                 \
-        } else {                                                                    \
-            uint64_t a_;                                                            \
-            memcpy(&a_, (o), 8);                                                    \
-            a_ ^= (h_)->v;                                                          \
-            memcpy((o), &a_, 8);                                                    \
-        }                                                                           \
+        put16x4((o), (h_)->v, mode);                                                \
+        if (mode == H16_MATERIALIZE && __builtin_expect((h_)->n > 4, 0))            \
+            memset((o) + 8, 0, 2 * (size_t)((h_)->n - 4));                          \
         if (__builtin_expect((h_)->esc != 255, 0)) {                                \
             if ((ec) <= 0) {                                                        \
                 ok = 0;                                                             \
@@ -1069,15 +1092,15 @@ static inline __attribute__((always_inline)) int h16_joint(
     const uint8_t **ep, Py_ssize_t *ec, const h16_entry *t, const uint64_t mask, const int mode) {
     const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
     uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
-    const uint64_t l0 = lim[0] - 4 * (HUFF_MAXLEN + 1), l1 = lim[1] - 4 * (HUFF_MAXLEN + 1),
-                   l2 = lim[2] - 4 * (HUFF_MAXLEN + 1), l3 = lim[3] - 4 * (HUFF_MAXLEN + 1);
+    const uint64_t l0 = lim[0] - 4 * (H16_MAXLEN + 1), l1 = lim[1] - 4 * (H16_MAXLEN + 1),
+                   l2 = lim[2] - 4 * (H16_MAXLEN + 1), l3 = lim[3] - 4 * (H16_MAXLEN + 1);
     uint8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
     uint8_t *const e0 = e[0], *const e1 = e[1], *const e2 = e[2], *const e3 = e[3];
     int ok = 1;
     while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e0 - o0 >= 4 * H16_MARGIN &&
            e1 - o1 >= 4 * H16_MARGIN && e2 - o2 >= 4 * H16_MARGIN &&
            e3 - o3 >= 4 * H16_MARGIN) {
-        /* 4 steps from one 64-bit read per stream (>= 57 bits, each step <= 12):
+        /* 4 steps from one 64-bit read per stream (>= 57 bits, each step <= 13):
          * the loop-carried chain is table lookup -> shift, no stream load */
         uint64_t b0, b1, b2, b3;
         memcpy(&b0, s0 + (p0 >> 3), 8);
@@ -1099,8 +1122,9 @@ static inline __attribute__((always_inline)) int h16_joint(
 }
 
 static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_t *esc,
-                       const Py_ssize_t *ecounts, const h16_entry *t, int tb, uint8_t *out,
+                       const Py_ssize_t *ecounts, const h16_tables *tab, int tb, uint8_t *out,
                        Py_ssize_t n, int mode) {
+    const h16_entry *t = tab->t;
     const uint64_t mask = ((uint64_t)1 << tb) - 1;
     const uint8_t *s[4], *ep[4];
     Py_ssize_t ec[4];
@@ -1141,8 +1165,9 @@ static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_
                 p += h->bits;
                 continue;
             }
-            uint32_t tok = h->tok1;
-            if (!h->len1) return 0;
+            const uint32_t idx = (uint32_t)((v >> (p & 7)) & mask), tok = tab->tok1[idx],
+                           len1 = tab->len1[idx];
+            if (!len1) return 0;
             if (tok >= H16_LIT) {
                 size_t run = 2 * (size_t)H16_RUN[tok - H16_LIT];
                 if ((size_t)(e[q] - w) < run) return 0;
@@ -1160,7 +1185,7 @@ static int h16_decode4(const uint8_t *src, const Py_ssize_t *sizes, const uint8_
                 h16_put(w, z, mode);
                 w += 2;
             }
-            p += h->len1;
+            p += len1;
             if (p > bits) return 0;
         }
         if (!ok || w != e[q] || (p + 7) / 8 != (uint64_t)sizes[q] || ec[q] != 0) return 0;
@@ -1181,7 +1206,7 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
                           &lens, &out, &mode))
         return NULL;
     PyObject *result = NULL;
-    h16_entry *t = NULL;
+    h16_tables *t = NULL;
     int ok = 0;
     Py_ssize_t total = 0, etotal = 0;
     for (int q = 0; q < 4; q++) {
@@ -1196,7 +1221,7 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "h16_decode: bad lengths, sizes or mode");
         goto done;
     }
-    t = PyMem_RawMalloc(sizeof(h16_entry) * HUFF_TSIZE);
+    t = PyMem_RawMalloc(sizeof(h16_tables));
     if (t == NULL) {
         PyErr_NoMemory();
         goto done;

@@ -41,6 +41,7 @@ from swarmstore.codec.scratch import scratch
 from swarmstore.errors import CodecError
 
 MAX_LEN = 11
+H16_MAX_LEN = 12  # huff16's table has 8-byte entries: 12 bits cost what 11 do for huff
 RUN = 8
 TOKENS = 256 + RUN
 _HEADER = 1 + TOKENS // 2 + 16
@@ -127,7 +128,7 @@ def table_bits(elements: int, tokens: int) -> int:
     table of 2**(longest code) entries (~10 ns each), so a small chunk gets
     shorter codes (<= 3 % larger there) and a table it can afford."""
     need = max(1, (tokens - 1).bit_length())  # room for every token
-    return max(need, min(MAX_LEN, max(8, elements.bit_length() - 4)))
+    return max(need, min(H16_MAX_LEN, max(8, elements.bit_length() - 4)))
 
 
 def _pack_lengths(lengths: np.ndarray) -> bytes:
@@ -181,17 +182,17 @@ def huff_decode_into(payload: memoryview, out: memoryview) -> None:
 # ------------------------------------------------ the Python twin of the decoder
 
 
-def _codes(lengths: np.ndarray) -> list[int]:
+def _codes(lengths: np.ndarray, max_len: int = MAX_LEN) -> list[int]:
     """Bit-reversed canonical codes (as ``huff_codes`` in ``_kernels.c``)."""
     lens = [int(x) for x in lengths]
-    if max(lens) > MAX_LEN or sum(1 << (MAX_LEN - v) for v in lens if v) > 1 << MAX_LEN:
+    if max(lens) > max_len or sum(1 << (max_len - v) for v in lens if v) > 1 << max_len:
         raise CodecError("corrupt huff stream: code lengths are no prefix code")
-    count = [0] * (MAX_LEN + 1)
+    count = [0] * (max_len + 1)
     for v in lens:
         count[v] += 1
     count[0] = 0
-    nxt, code = [0] * (MAX_LEN + 1), 0
-    for v in range(1, MAX_LEN + 1):
+    nxt, code = [0] * (max_len + 1), 0
+    for v in range(1, max_len + 1):
         code = (code + count[v - 1]) << 1
         nxt[v] = code
     out = []
@@ -319,7 +320,7 @@ class Huffman16:
             raise CodecError("huff16 needs whole 2-byte elements")
         counts = np.frombuffer(kernels.h16_hist(z), dtype=np.uint64)
         lengths = code_lengths(counts, table_bits(z.size // 2, int(np.count_nonzero(counts))))
-        out = scratch("huff.out", (MAX_LEN * (z.size // 2) + 7) // 8 + 12)
+        out = scratch("huff.out", (H16_MAX_LEN * (z.size // 2) + 7) // 8 + 12)
         escapes = scratch("huff16.esc", z.size)
         counts = kernels.h16_encode(z, lengths, out, escapes)
         sizes, n_esc = counts[:4], sum(counts[4:])
@@ -360,12 +361,12 @@ def decode16_python(
     target: np.ndarray,
 ) -> None:
     """Token-at-a-time decode of a ``huff16`` stream (hosts without the C kernels)."""
-    codes = _codes(lengths)
-    token = [0] * (1 << MAX_LEN)
-    size = [0] * (1 << MAX_LEN)
+    codes = _codes(lengths, H16_MAX_LEN)
+    token = [0] * (1 << H16_MAX_LEN)
+    size = [0] * (1 << H16_MAX_LEN)
     for t, (c, v) in enumerate(zip(codes, lengths.tolist(), strict=True)):
         if v:
-            for j in range(c, 1 << MAX_LEN, 1 << v):
+            for j in range(c, 1 << H16_MAX_LEN, 1 << v):
                 token[j], size[j] = t, v
     esc = np.frombuffer(esc_bytes, dtype="<u2").tolist()
     n = target.size // 2
@@ -378,7 +379,9 @@ def decode16_python(
         pos, bits, e_end = off * 8, (off + sizes[q]) * 8, e + escapes[q]
         while len(values) < hi:
             b = pos >> 3
-            idx = (int.from_bytes(data[b : b + 3], "little") >> (pos & 7)) & ((1 << MAX_LEN) - 1)
+            idx = (int.from_bytes(data[b : b + 3], "little") >> (pos & 7)) & (
+                (1 << H16_MAX_LEN) - 1
+            )
             if not size[idx]:
                 raise CodecError("corrupt huff16 stream: no code")
             t = token[idx]

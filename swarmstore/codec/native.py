@@ -1,10 +1,12 @@
 """The optional C kernels of ``_kernels.c``, or ``None``.
 
 They are built by ``pip install`` when a C compiler is present (the extension
-is marked optional) and only make the byte transforms faster: frames are the
-same bytes either way, and every kernel has a numpy twin that tests compare it
-with. ``SWARMSTORE_CODEC_NATIVE=0`` forces the numpy path; big-endian hosts
-always take it.
+is marked optional) and make the byte transforms faster: frames are the same
+bytes either way, and every kernel has a numpy (or Python) twin that tests
+compare it with. The one exception: the ``huff``/``huff16`` coders are only
+*written* where the kernels are (their twins decode them, but slowly).
+``SWARMSTORE_CODEC_NATIVE=0`` forces the numpy path; big-endian hosts always
+take it.
 """
 
 from __future__ import annotations
