@@ -440,7 +440,7 @@ done:
 
 typedef struct {
     uint64_t bytes; /* output of the whole codes in these bits, first in the low byte */
-    uint8_t n, bits;  /* output bytes, bits they take (64: no valid code here) */
+    uint8_t n, bits;  /* output bytes, bits they take (HUFF_MAXLEN + 1: no valid code) */
     uint8_t n1, len1; /* output bytes and bits of the first code (0: none) */
     uint8_t pad[4];
 } huff_entry;
@@ -477,26 +477,32 @@ static inline uint64_t huff_token_bytes(uint32_t tok, uint8_t fill) {
     return tok < 256 ? tok : 0x0101010101010101ULL * fill;
 }
 
+/* -> table bits (the longest code: small planes get small tables), 0 when the
+ * lengths are no prefix code. */
 static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
     uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
     uint8_t l1[HUFF_TSIZE];
     if (!huff_codes(len, code)) return 0;
-    memset(l1, 0, sizeof l1);
-    memset(s1, 0, sizeof s1);
+    uint32_t tb = 1;
+    for (int s = 0; s < HUFF_TOKENS; s++)
+        if (len[s] > tb) tb = len[s];
+    const uint32_t size = 1u << tb;
+    memset(l1, 0, size);
+    memset(s1, 0, size * sizeof s1[0]);
     for (int s = 0; s < HUFF_TOKENS; s++) {
         if (!len[s]) continue;
-        for (uint32_t j = code[s]; j < HUFF_TSIZE; j += 1u << len[s]) {
+        for (uint32_t j = code[s]; j < size; j += 1u << len[s]) {
             s1[j] = (uint16_t)s;
             l1[j] = len[s];
         }
     }
-    for (uint32_t i = 0; i < HUFF_TSIZE; i++) {
+    for (uint32_t i = 0; i < size; i++) {
         huff_entry e;
         memset(&e, 0, sizeof e);
         uint32_t pos = 0;
         for (;;) {
             uint32_t idx = i >> pos, l = l1[idx];
-            if (!l || l > HUFF_MAXLEN - pos) break;
+            if (!l || l > tb - pos) break;
             uint32_t k = huff_token_size(s1[idx]);
             if (e.n + k > 8) break;
             uint64_t b = huff_token_bytes(s1[idx], fill) & (k == 8 ? ~0ULL : (1ULL << (8 * k)) - 1);
@@ -505,11 +511,11 @@ static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
             e.n = (uint8_t)(e.n + k);
             pos += l;
         }
-        e.bits = e.n ? (uint8_t)pos : 64;
+        e.bits = e.n ? (uint8_t)pos : HUFF_MAXLEN + 1;
         e.len1 = l1[i];
         t[i] = e;
     }
-    return 1;
+    return (int)tb;
 }
 
 static void huff_bounds(Py_ssize_t n, int q, Py_ssize_t *lo, Py_ssize_t *hi) {
@@ -569,16 +575,27 @@ static Py_ssize_t huff_encode4(const uint8_t *src, Py_ssize_t n, uint8_t fill, c
     do {                                                                            \
         uint64_t v_;                                                                \
         memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
-        const huff_entry *h_ = &t[(v_ >> ((pos) & 7)) & (HUFF_TSIZE - 1)];          \
+        const huff_entry *h_ = &t[(v_ >> ((pos) & 7)) & mask];                      \
         memcpy((o), &h_->bytes, 8);                                                 \
         (o) += h_->n;                                                               \
+        (pos) += h_->bits;                                                          \
+    } while (0)
+
+/* One step from a bit buffer b (the stream's bits from pos on). */
+#define HUFF_BSTEP(b, pos, o)                                                       \
+    do {                                                                            \
+        const huff_entry *h_ = &t[(b) & mask];                                      \
+        memcpy((o), &h_->bytes, 8);                                                 \
+        (o) += h_->n;                                                               \
+        (b) >>= h_->bits;                                                           \
         (pos) += h_->bits;                                                          \
     } while (0)
 
 /* 1 when the four streams (sizes[q] bytes each, back to back) decode to n bytes
  * and use their bytes exactly; 0 on corrupt input (out then holds garbage). */
 static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_entry *t,
-                        uint8_t *out, Py_ssize_t n) {
+                        int tb, uint8_t *out, Py_ssize_t n) {
+    const uint64_t mask = ((uint64_t)1 << tb) - 1;
     const uint8_t *s[4];
     uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
     uint8_t *o[4], *e[4];
@@ -593,14 +610,31 @@ static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_
         o[q] = out + lo;
         e[q] = out + hi;
     }
-    if (sizes[0] >= 8 && sizes[1] >= 8 && sizes[2] >= 8 && sizes[3] >= 8) {
-        while (pos[0] <= lim[0] && pos[1] <= lim[1] && pos[2] <= lim[2] && pos[3] <= lim[3] &&
-               e[0] - o[0] >= 8 && e[1] - o[1] >= 8 && e[2] - o[2] >= 8 && e[3] - o[3] >= 8) {
-            HUFF_STEP(s[0], pos[0], o[0]);
-            HUFF_STEP(s[1], pos[1], o[1]);
-            HUFF_STEP(s[2], pos[2], o[2]);
-            HUFF_STEP(s[3], pos[3], o[3]);
+    if (lim[0] >= 128 && lim[1] >= 128 && lim[2] >= 128 && lim[3] >= 128) {
+        /* lockstep, 4 steps per stream from one 64-bit read (>= 57 bits, each
+         * step <= 12): the loop-carried chain is table lookup -> shift */
+        const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+        uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
+        const uint64_t m = 4 * (HUFF_MAXLEN + 1), l0 = lim[0] - m, l1 = lim[1] - m,
+                       l2 = lim[2] - m, l3 = lim[3] - m;
+        uint8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
+        while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e[0] - o0 >= 32 &&
+               e[1] - o1 >= 32 && e[2] - o2 >= 32 && e[3] - o3 >= 32) {
+            uint64_t b0, b1, b2, b3;
+            memcpy(&b0, s0 + (p0 >> 3), 8);
+            memcpy(&b1, s1 + (p1 >> 3), 8);
+            memcpy(&b2, s2 + (p2 >> 3), 8);
+            memcpy(&b3, s3 + (p3 >> 3), 8);
+            b0 >>= p0 & 7, b1 >>= p1 & 7, b2 >>= p2 & 7, b3 >>= p3 & 7;
+            for (int r = 0; r < 4; r++) {
+                HUFF_BSTEP(b0, p0, o0);
+                HUFF_BSTEP(b1, p1, o1);
+                HUFF_BSTEP(b2, p2, o2);
+                HUFF_BSTEP(b3, p3, o3);
+            }
         }
+        pos[0] = p0, pos[1] = p1, pos[2] = p2, pos[3] = p3;
+        o[0] = o0, o[1] = o1, o[2] = o2, o[3] = o3;
     }
     for (int q = 0; q < 4; q++) {
         uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
@@ -611,7 +645,7 @@ static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_
             uint64_t v = 0;
             Py_ssize_t b = (Py_ssize_t)(p >> 3);
             if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
-            const huff_entry *h = &t[(v >> (p & 7)) & (HUFF_TSIZE - 1)];
+            const huff_entry *h = &t[(v >> (p & 7)) & mask];
             if (!h->len1 || e[q] - w < h->n1) return 0;
             memcpy(w, &h->bytes, h->n1);
             w += h->n1;
@@ -775,7 +809,8 @@ static PyObject *k_huff_decode(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS;
-    ok = huff_table(lens.buf, (uint8_t)fill, t) && huff_decode4(src.buf, sizes, t, out.buf, out.len);
+    int tb = huff_table(lens.buf, (uint8_t)fill, t);
+    ok = tb && huff_decode4(src.buf, sizes, t, tb, out.buf, out.len);
     Py_END_ALLOW_THREADS;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "huff_decode: corrupt stream");
