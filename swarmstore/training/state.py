@@ -251,7 +251,8 @@ def capture_rng() -> dict[str, Any]:
         "numpy": _numpy_state.get(),
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+    # is_initialized first: a free check where CUDA was never used (is_available asks the driver)
+    if torch.cuda.is_initialized() and torch.cuda.is_available():  # type: ignore[no-untyped-call]
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
