@@ -30,6 +30,7 @@ from swarmstore.checkpoints.reader import ChunkReader, RawChunkCache
 from swarmstore.checkpoints.tensors import TensorSource, tensor_sources
 from swarmstore.checkpoints.writer import CheckpointWriter, WritePolicy
 from swarmstore.errors import (
+    CorruptDataError,
     InvalidRecordError,
     ModelNotFoundError,
     VersionExistsError,
@@ -75,6 +76,17 @@ class _KeyframeIndex:
 class _Located:
     model: ModelRow
     version: VersionRow
+
+
+def _deleted_while_read(found: _Located) -> ModelNotFoundError:
+    model, version = found.model, found.version.version
+    return ModelNotFoundError(
+        f"version {version!r} of model {model.model_id!r} in swarm {model.swarm_id!r} "
+        "was deleted while it was being read",
+        swarm_id=model.swarm_id,
+        model_id=model.model_id,
+        version=version,
+    )
 
 
 def parse_model_record(record: NeuralModelRecord | Mapping[str, Any]) -> NeuralModelRecord:
@@ -374,8 +386,14 @@ class ModelVersionService:
         yield from self.iter_located(self.locate(swarm_id, model_id, version))
 
     def load_manifest(self, found: _Located) -> list[TensorEntry]:
+        """The located version's manifest; ``ModelNotFoundError`` if the version
+        was deleted since it was located (its rows may then be partly purged)."""
         with self.meta.read() as session:
-            return q.load_manifest(session, found.version.pk)
+            manifest = q.load_manifest(session, found.version.pk)
+            visible = q.is_visible(session, found.version.pk)  # after the manifest: see above
+        if not visible:
+            raise _deleted_while_read(found)
+        return manifest
 
     def iter_located(
         self, found: _Located, manifest: list[TensorEntry] | None = None
@@ -388,10 +406,21 @@ class ModelVersionService:
             "model_id": found.model.model_id,
             "version": found.version.version,
         }
-        for entry, tensor in self.reader.iter_tensors(
-            manifest, self.executor, where=lambda _e: dict(where), window_bytes=self.window_bytes
-        ):
-            yield entry.group, entry.name, tensor
+        try:
+            for entry, tensor in self.reader.iter_tensors(
+                manifest,
+                self.executor,
+                where=lambda _e: dict(where),
+                window_bytes=self.window_bytes,
+            ):
+                yield entry.group, entry.name, tensor
+        except CorruptDataError:
+            # a delete that lands mid-read purges the delta bases still to be
+            # resolved: that is a version gone, not a damaged store
+            with self.meta.read() as session:
+                if not q.is_visible(session, found.version.pk):
+                    raise _deleted_while_read(found) from None
+            raise
 
     def get(self, swarm_id: str, model_id: str, version: str | None = None) -> NeuralModelRecord:
         found = self.locate(swarm_id, model_id, version)

@@ -97,6 +97,11 @@ def get_or_create_model(
     return model
 
 
+def is_visible(session: Session, version_pk: int) -> bool:
+    """The version exists and is not deleted (hidden)."""
+    return session.scalar(select(VersionRow.hidden).where(VersionRow.pk == version_pk)) is False
+
+
 def next_seq(session: Session, model_pk: int) -> int:
     current = session.scalar(
         select(func.max(VersionRow.seq)).where(VersionRow.model_pk == model_pk)

@@ -149,3 +149,29 @@ def test_deleting_versions_drops_only_the_inline_frames_no_chunk_names(tmp_path:
         db.delete_model_version("s", "m", "v2")
         assert _count(db, InlineFrameRow) == 0
         assert db.check().ok
+
+
+def test_a_version_deleted_after_it_was_located_reads_as_not_found(tmp_path: Path) -> None:
+    """A read that located a version before a delete landed (the background
+    indexer, another thread) gets ModelNotFoundError, never an empty record or
+    a CorruptDataError about purged delta bases."""
+    with SwarmDatabaseManager.open(tmp_path, durability="normal", chunk_bytes=64 << 10) as db:
+        _chain(db, 2)  # v2 is a delta on v1's keyframe
+        models = db._models
+        located = models.locate("s", "m", "v2")
+        db.delete_model_version("s", "m", "v2")
+        with pytest.raises(ModelNotFoundError, match="deleted while it was being read"):
+            list(models.iter_located(located))
+
+        first = {"w": torch.randn(64, 1024), "b": torch.randn(64)}
+        db.store_neural_model("s", {"id": "n", "version": "a", "weights": first})
+        nudged = {k: v + 1e-3 for k, v in first.items()}
+        db.store_neural_model(
+            "s", {"id": "n", "version": "b", "weights": nudged, "parentVersion": "a"}
+        )
+        db.delete_model_version("s", "n", "a")  # hidden, kept: b decodes through it
+        located = models.locate("s", "n", "b")
+        manifest = models.load_manifest(located)  # loaded before the delete lands
+        db.delete_model_version("s", "n", "b")  # purges b, then a's now unused bases
+        with pytest.raises(ModelNotFoundError, match="deleted while it was being read"):
+            list(models.iter_located(located, manifest))
