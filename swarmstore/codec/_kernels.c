@@ -477,12 +477,11 @@ static inline uint64_t huff_token_bytes(uint32_t tok, uint8_t fill) {
     return tok < 256 ? tok : 0x0101010101010101ULL * fill;
 }
 
-/* -> table bits (the longest code: small planes get small tables), 0 when the
- * lengths are no prefix code. */
-static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
-    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
-    uint8_t l1[HUFF_TSIZE];
-    if (!huff_codes(len, code)) return 0;
+/* The one-code-per-slot table both decoders build on: slot j holds the token
+ * whose code is j's low len bits (and that length). -> table bits, the
+ * longest code. */
+static uint32_t first_level(const uint8_t *len, const uint16_t *code, uint16_t *s1,
+                            uint8_t *l1) {
     uint32_t tb = 1;
     for (int s = 0; s < HUFF_TOKENS; s++)
         if (len[s] > tb) tb = len[s];
@@ -496,6 +495,16 @@ static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
             l1[j] = len[s];
         }
     }
+    return tb;
+}
+
+/* -> table bits (the longest code: small planes get small tables), 0 when the
+ * lengths are no prefix code. */
+static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
+    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
+    uint8_t l1[HUFF_TSIZE];
+    if (!huff_codes(len, code)) return 0;
+    const uint32_t tb = first_level(len, code, s1, l1), size = 1u << tb;
     for (uint32_t i = 0; i < size; i++) {
         huff_entry e;
         memset(&e, 0, sizeof e);
@@ -915,19 +924,7 @@ static int h16_table(const uint8_t *len, int mode, h16_tables *tab) {
     uint16_t code[HUFF_TOKENS], *s1 = tab->tok1;
     uint8_t *l1 = tab->len1;
     if (!huff_codes_n(len, code, H16_MAXLEN)) return 0;
-    uint32_t tb = 1;
-    for (int s = 0; s < HUFF_TOKENS; s++)
-        if (len[s] > tb) tb = len[s];
-    const uint32_t size = 1u << tb;
-    memset(l1, 0, size);
-    memset(s1, 0, size * sizeof s1[0]);
-    for (int s = 0; s < HUFF_TOKENS; s++) {
-        if (!len[s]) continue;
-        for (uint32_t j = code[s]; j < size; j += 1u << len[s]) {
-            s1[j] = (uint16_t)s;
-            l1[j] = len[s];
-        }
-    }
+    const uint32_t tb = first_level(len, code, s1, l1), size = 1u << tb;
     for (uint32_t i = 0; i < size; i++) {
         h16_entry e;
         memset(&e, 0, sizeof e);
