@@ -132,7 +132,8 @@ def table_bits(elements: int, tokens: int) -> int:
 
 
 def _pack_lengths(lengths: np.ndarray) -> bytes:
-    return (lengths[0::2] | (lengths[1::2] << 4)).astype(np.uint8).tobytes()
+    packed: bytes = (lengths[0::2] | (lengths[1::2] << 4)).astype(np.uint8).tobytes()
+    return packed
 
 
 def _unpack_lengths(packed: memoryview) -> np.ndarray:

@@ -57,7 +57,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime()}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime()}  # noqa: RUF012
 
 
 class ModelRow(Base):
@@ -164,7 +164,7 @@ class EventRow(Base):
     """Append-only log of committed events; another process replays it by seq."""
 
     __tablename__ = "event_log"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -177,7 +177,7 @@ class OutboxRow(Base):
     """Work for the derived indexes (LanceDB, Kuzu), written in the same transaction."""
 
     __tablename__ = "outbox"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     topic: Mapped[str] = mapped_column(String(64))

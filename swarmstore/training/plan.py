@@ -292,7 +292,7 @@ class BufferSet(dict[str, torch.Tensor]):
         self.rest = rest
         self.plan = plan
 
-    def copy(self, targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+    def copy_in(self, targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
         """Copy the bound plan's tensors and ``sources`` into ``targets`` (the few
         tensors outside the plan): streamed where ``table`` has them, by torch otherwise."""
         if self.table:

@@ -278,7 +278,7 @@ def _planned_snapshot(
     if others:
         grouped, targets, sources = assign_buffers({STATE: others}, buffers)
         other_copies = grouped[STATE]
-    buffers.copy(targets, sources)
+    buffers.copy_in(targets, sources)
     copies = buffers.copies
     n = plan.n_weights
     weights = dict(zip(plan.weight_names, copies[:n], strict=True))

@@ -10,13 +10,12 @@ puts the tensors back, restoring int keys, tuples and non-finite floats, so
 
 from __future__ import annotations
 
-import _random
 import ctypes
 import math
 import random
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -152,7 +151,7 @@ class _NumpyState:
             and not last[2][3]  # no Gaussian was pending at the last full read
         ):
             return last[2]
-        state = np.random.get_state()
+        state = cast(tuple[Any, ...], np.random.get_state())  # legacy=True: the tuple
         if raw and self._usable is None:
             self._usable = self._layout_matches(raw, state)
         self._last = (generator, raw, state) if raw and self._usable else None
@@ -165,7 +164,7 @@ class _NumpyState:
         if self._usable is False:
             return None, b""
         try:
-            generator = np.random.get_bit_generator()
+            generator = np.random.get_bit_generator()  # type: ignore[attr-defined]
             if type(generator).__name__ != "MT19937":
                 return None, b""
             return generator, ctypes.string_at(generator.ctypes.state_address, self._RAW)
@@ -183,71 +182,11 @@ class _NumpyState:
 _numpy_state = _NumpyState()
 
 
-class _PythonState:
-    """``random.getstate()``, read again only when Python's generator has moved.
-
-    ``getstate`` builds 625 int objects (~20 us, more with the caches cold
-    after a training step). The generator's C struct (``int index; uint32_t
-    state[624]``, right after the object header) is read as 2.5 KB instead
-    and compared with the last full read, with ``gauss_next``; equal means
-    the state is the same. The layout is checked against ``getstate`` on
-    first use; any mismatch (another Python build) turns the shortcut off.
-    """
-
-    _RAW = 4 + 624 * 4
-
-    def __init__(self) -> None:
-        self._last: tuple[Any, bytes, Any, tuple[Any, ...]] | None = None
-        self._usable: bool | None = None
-
-    def get(self) -> tuple[Any, ...]:
-        generator = getattr(random.getstate, "__self__", None)
-        raw = self._read_raw(generator)
-        gauss = getattr(generator, "gauss_next", None)
-        last = self._last
-        if (
-            raw
-            and last is not None
-            and generator is last[0]
-            and raw == last[1]
-            and type(gauss) is type(last[2])
-            and gauss == last[2]
-        ):
-            return last[3]
-        state = random.getstate()
-        if raw and self._usable is None:
-            self._usable = self._layout_matches(raw, state)
-        self._last = (generator, raw, gauss, state) if raw and self._usable else None
-        return state
-
-    def forget(self) -> None:
-        self._last = None
-
-    def _read_raw(self, generator: Any) -> bytes:
-        if self._usable is False or not isinstance(generator, _random.Random):
-            return b""
-        if _random.Random.__basicsize__ < object.__basicsize__ + self._RAW:
-            self._usable = False
-            return b""
-        return ctypes.string_at(id(generator) + object.__basicsize__, self._RAW)
-
-    @staticmethod
-    def _layout_matches(raw: bytes, state: tuple[Any, ...]) -> bool:
-        index = int.from_bytes(raw[:4], sys.byteorder, signed=True)
-        words = np.frombuffer(raw, dtype=np.uint32, offset=4, count=624)
-        internal = state[1]
-        return (
-            len(internal) == 625 and internal[-1] == index and words.tolist() == list(internal[:-1])
-        )
-
-
-_python_state = _PythonState()
-
-
 def capture_rng() -> dict[str, Any]:
     """Python, numpy and torch (CPU and every CUDA device) generator states."""
     state: dict[str, Any] = {
-        "python": _python_state.get(),
+        # ~20 us of 625 ints: cheaper shortcuts would read CPython's private struct
+        "python": random.getstate(),
         "numpy": _numpy_state.get(),
         "torch": torch.get_rng_state(),
     }
@@ -298,7 +237,6 @@ def restore_rng(state: Mapping[str, Any]) -> None:
     if "python" in state:
         version, internal, gauss = state["python"]
         random.setstate((version, tuple(internal), gauss))
-        _python_state.forget()
     if "numpy" in state:
         np.random.set_state(tuple(state["numpy"]))
         _numpy_state.forget()

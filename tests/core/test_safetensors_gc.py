@@ -64,7 +64,7 @@ def test_malformed_safetensors_is_a_typed_error(
 ) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(damage)
-    with pytest.raises(InvalidRecordError, match="bad.safetensors"):
+    with pytest.raises(InvalidRecordError, match=r"bad\.safetensors"):
         db.import_safetensors("s", path, {"id": "x", "version": "1"})
     assert db.list_models() == []
 
