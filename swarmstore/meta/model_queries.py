@@ -13,6 +13,10 @@ from swarmstore.checkpoints.manifest import ChunkEntry, Manifest, TensorEntry
 from swarmstore.meta.tables import ChunkRow, InlineFrameRow, ModelRow, TensorRow, VersionRow
 
 _IN_BATCH = 500  # stay under every backend's bound-parameter limit
+# Manifests are read and written as Core rows: no ORM identity map or instance per
+# tensor and chunk (~200 of each for a 100-tensor model, a tenth of a restore).
+_TENSORS = cast(Table, TensorRow.__table__)
+_CHUNKS = cast(Table, ChunkRow.__table__)
 
 
 def find_model(session: Session, swarm_id: str, model_id: str) -> ModelRow | None:
@@ -132,7 +136,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
         }
         for e in manifest.tensors
     ]
-    session.execute(insert(cast(Table, TensorRow.__table__)), tensor_rows)
+    session.execute(insert(_TENSORS), tensor_rows)
     tensor_pk: dict[int, int] = {
         position: pk
         for position, pk in session.execute(
@@ -156,7 +160,7 @@ def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> No
     ]
     if not chunk_rows:
         return
-    session.execute(insert(cast(Table, ChunkRow.__table__)), chunk_rows)
+    session.execute(insert(_CHUNKS), chunk_rows)
     chunk_pk = {
         (t_pk, idx): pk
         for pk, t_pk, idx in session.execute(
@@ -196,7 +200,8 @@ def insert_inline_frames(session: Session, manifest: Manifest) -> None:
                 unclaimed.discard(chunk.blob_key)
 
 
-def _chunk_entry(row: ChunkRow, frame: bytes | None = None) -> ChunkEntry:
+def _chunk_entry(row: Any, frame: bytes | None = None) -> ChunkEntry:
+    """From a ``tensor_chunks`` row (Core row or ORM instance)."""
     return ChunkEntry(
         idx=row.idx,
         raw_hash=row.raw_hash,
@@ -211,18 +216,18 @@ def _chunk_entry(row: ChunkRow, frame: bytes | None = None) -> ChunkEntry:
     )
 
 
-def _with_frames(query: Select[Any]) -> Select[Any]:
-    """``query``'s chunks, each with its inline frame (None for a blob file)."""
-    return query.add_columns(InlineFrameRow.frame).outerjoin(
-        InlineFrameRow, InlineFrameRow.key == ChunkRow.blob_key
+def _chunks_with_frames() -> Select[Any]:
+    """Chunk rows, each with its inline frame (None for a blob file)."""
+    return (
+        select(_CHUNKS, InlineFrameRow.frame)
+        .select_from(_CHUNKS)
+        .outerjoin(InlineFrameRow, InlineFrameRow.key == _CHUNKS.c.blob_key)
     )
 
 
 def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
-    tensors = list(
-        session.scalars(
-            select(TensorRow).where(TensorRow.version_pk == version_pk).order_by(TensorRow.position)
-        )
+    tensors = session.execute(
+        select(_TENSORS).where(_TENSORS.c.version_pk == version_pk).order_by(_TENSORS.c.position)
     )
     entries = {
         t.pk: TensorEntry(
@@ -238,13 +243,13 @@ def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
         for t in tensors
     }
     chunk_query = (
-        select(ChunkRow)
-        .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
-        .where(TensorRow.version_pk == version_pk)
-        .order_by(ChunkRow.tensor_pk, ChunkRow.idx)
+        _chunks_with_frames()
+        .join(_TENSORS, _TENSORS.c.pk == _CHUNKS.c.tensor_pk)
+        .where(_TENSORS.c.version_pk == version_pk)
+        .order_by(_CHUNKS.c.tensor_pk, _CHUNKS.c.idx)
     )
-    for row, frame in session.execute(_with_frames(chunk_query)):
-        entries[row.tensor_pk].chunks.append(_chunk_entry(row, frame))
+    for row in session.execute(chunk_query):
+        entries[row.tensor_pk].chunks.append(_chunk_entry(row, row.frame))
     return list(entries.values())
 
 
@@ -253,9 +258,9 @@ def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry
     found: dict[int, ChunkEntry] = {}
     for start in range(0, len(wanted), _IN_BATCH):
         batch = wanted[start : start + _IN_BATCH]
-        query = _with_frames(select(ChunkRow).where(ChunkRow.pk.in_(batch)))
-        for row, frame in session.execute(query):
-            found[row.pk] = _chunk_entry(row, frame)
+        query = _chunks_with_frames().where(_CHUNKS.c.pk.in_(batch))
+        for row in session.execute(query):
+            found[row.pk] = _chunk_entry(row, row.frame)
     return found
 
 
