@@ -54,7 +54,7 @@ Goals (issue): durable save >= 0.8x raw durable safetensors save, restore
 >= 0.5x torch.load speed, peak extra memory within the bound above.
 
     python benchmarks/checkpoint_io.py [--quick] [--repeats N] [--threads N] [--no-rss]
-                                       [--with-indexes]
+                                       [--with-indexes] [--inline-frame-bytes N]
 
 Prints a markdown table, writes benchmarks/results/checkpoint_io.json
 (git-ignored) and benchmarks/results/checkpoint_io.md.
@@ -199,6 +199,7 @@ BY_NAME = {c.name: c for c in CONTENDERS}
 # checkpoint I/O alone (``--with-indexes`` turns them on). benchmarks/indexes.py
 # measures them.
 STORE_EXTRA: dict[str, str] = {"indexes": "off"}
+STORE_OPTIONS: dict[str, int] = {}  # --inline-frame-bytes (else the store's default)
 
 
 def record(version: str, weights: dict[str, torch.Tensor], parent: str | None) -> dict[str, Any]:
@@ -210,7 +211,11 @@ def prepare(c: Contender, work: Path, threads: int, v1: dict[str, torch.Tensor])
     if c.kind != "swarm":
         return None
     db = SwarmDatabaseManager.open(
-        work / "store", compression=c.compression, threads=threads, extra=STORE_EXTRA
+        work / "store",
+        compression=c.compression,
+        threads=threads,
+        extra=STORE_EXTRA,
+        **STORE_OPTIONS,
     )
     if c.delta:  # a series in its steady state, as in a training loop: v0 -> v1 -> (v2 timed)
         db.store_neural_model(SWARM, record("v0", previous_step(v1), None))
@@ -264,7 +269,11 @@ def do_restore(c: Contender, work: Path, threads: int) -> tuple[dict[str, torch.
         touch(state)
         return state, time.perf_counter() - t0
     with SwarmDatabaseManager.open(
-        work / "store", compression=c.compression, threads=threads, extra=STORE_EXTRA
+        work / "store",
+        compression=c.compression,
+        threads=threads,
+        extra=STORE_EXTRA,
+        **STORE_OPTIONS,
     ) as db:
         t0 = time.perf_counter()
         rec = db.get_neural_model(SWARM, MODEL, "v2" if c.delta else "v1")
@@ -366,10 +375,18 @@ class PeakMeter:
 
 
 def child_main(
-    op: str, name: str, dtype: str, work: str, threads: int, indexes: str, conn: Any
+    op: str,
+    name: str,
+    dtype: str,
+    work: str,
+    threads: int,
+    indexes: str,
+    options: dict[str, int],
+    conn: Any,
 ) -> None:
     """Runs in a fresh forked process: one save or one restore; sends its memory facts."""
     STORE_EXTRA["indexes"] = indexes
+    STORE_OPTIONS.update(options)
     try:
         conn.send(_child(op, name, dtype, Path(work), threads))
     except BaseException as exc:  # report, don't hang the parent
@@ -444,7 +461,7 @@ def _in_child(op: str, c: Contender, dtype: str, work: Path, threads: int) -> di
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(
         target=child_main,
-        args=(op, c.name, dtype, str(work), threads, STORE_EXTRA["indexes"], send),
+        args=(op, c.name, dtype, str(work), threads, STORE_EXTRA["indexes"], STORE_OPTIONS, send),
     )
     proc.start()
     send.close()
@@ -722,7 +739,15 @@ def main() -> None:
     parser.add_argument(
         "--with-indexes", action="store_true", help="keep the derived indexes on (default off)"
     )
+    parser.add_argument(
+        "--inline-frame-bytes",
+        type=int,
+        default=None,
+        help="the stores' inline_frame_bytes (0: every frame a blob file; default: the store's)",
+    )
     args = parser.parse_args()
+    if args.inline_frame_bytes is not None:
+        STORE_OPTIONS["inline_frame_bytes"] = args.inline_frame_bytes
     if args.with_indexes:
         STORE_EXTRA["indexes"] = "on"
     run(args)
