@@ -43,8 +43,24 @@ STATE = "state/"
 OPTIMIZER_STATE = "optimizer/state"
 
 
+def signature_of(t: torch.Tensor) -> _Signature:
+    """Address, shape, strides, dtype, device: equal for two tensors that view the same
+    memory the same way (tied weights share one copy)."""
+    return (t.data_ptr(), t.shape, t.stride(), t.dtype, t.device)
+
+
 def _signature(tensors: list[torch.Tensor]) -> list[_Signature]:
-    return [(t.data_ptr(), t.shape, t.stride(), t.dtype, t.device) for t in tensors]
+    return list(map(signature_of, tensors))
+
+
+def buffer_for(buffers: dict[str, torch.Tensor], slot: str, tensor: torch.Tensor) -> torch.Tensor:
+    """The slot's buffer while its shape and dtype still fit ``tensor``, else a new one
+    (pinned when the source is on a GPU)."""
+    buffer = buffers.get(slot)
+    if buffer is None or buffer.dtype != tensor.dtype or buffer.shape != tensor.shape:
+        buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=tensor.is_cuda)
+        buffers[slot] = buffer
+    return buffer
 
 
 class _Unchanged:
@@ -269,11 +285,7 @@ class BufferSet(dict[str, torch.Tensor]):
             if first != i:
                 copies.append(copies[first])
                 continue
-            buffer = self.get(slot)
-            if buffer is None or buffer.dtype != tensor.dtype or buffer.shape != tensor.shape:
-                buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=tensor.is_cuda)
-                self[slot] = buffer
-            copies.append(buffer)
+            copies.append(buffer_for(self, slot, tensor))
         triples = array("Q")
         total = 0
         rest: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])

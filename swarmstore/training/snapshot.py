@@ -30,7 +30,9 @@ from swarmstore.training.plan import (
     BufferSet,
     SnapshotPlan,
     SnapshotPlanner,
+    buffer_for,
     copy_all,
+    signature_of,
 )
 from swarmstore.training.state import capture_rng, flatten, flattens_by_key
 
@@ -159,17 +161,12 @@ def assign_buffers(
         copies: dict[str, torch.Tensor] = {}
         first: dict[tuple[Any, ...], torch.Tensor] = {}
         for name, tensor in tensors.items():
-            shape, dtype, empty = tensor.shape, tensor.dtype, not tensor.numel()
-            key = (tensor.data_ptr(), dtype, shape, tensor.stride(), tensor.device)
+            empty = not tensor.numel()
+            key = signature_of(tensor)
             if not empty and key in first:
                 copies[name] = first[key]
                 continue
-            slot = prefix + name
-            buffer = buffers.get(slot)
-            if buffer is None or buffer.dtype != dtype or buffer.shape != shape:
-                pinned = tensor.is_cuda
-                buffer = torch.empty(shape, dtype=dtype, pin_memory=pinned)
-                buffers[slot] = buffer
+            buffer = buffer_for(buffers, prefix + name, tensor)
             if not empty:
                 first[key] = buffer
                 sources.append(tensor)
