@@ -21,7 +21,7 @@ from typing import Any
 import lz4.block
 import zstandard
 
-from swarmstore.codec.registry import register
+from swarmstore.codec.registry import Parameterless, register
 from swarmstore.errors import CodecError
 
 _local = threading.local()
@@ -84,18 +84,8 @@ def _zstd_decompress_into(payload: memoryview, out: memoryview) -> None:
 
 @register
 @dataclass(frozen=True, slots=True)
-class Raw:
+class Raw(Parameterless):
     codec_id = "raw"
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Raw:
-        if config:
-            raise CodecError(f"bad raw config {config!r}")
-        return cls()
 
     def encode(self, data: memoryview) -> bytes | memoryview:
         return data
@@ -132,18 +122,8 @@ class Zstd:
 
 @register
 @dataclass(frozen=True, slots=True)
-class ZstdLiterals:
+class ZstdLiterals(Parameterless):
     codec_id = "zstd-lit"
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ZstdLiterals:
-        if config:
-            raise CodecError(f"bad zstd-lit config {config!r}")
-        return cls()
 
     def encode(self, data: memoryview) -> bytes:
         return _zstd_compressor("lit").compress(data)
@@ -154,18 +134,8 @@ class ZstdLiterals:
 
 @register
 @dataclass(frozen=True, slots=True)
-class Lz4:
+class Lz4(Parameterless):
     codec_id = "lz4"
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Lz4:
-        if config:
-            raise CodecError(f"bad lz4 config {config!r}")
-        return cls()
 
     def encode(self, data: memoryview) -> bytes:
         packed: bytes = lz4.block.compress(data, store_size=False)

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from swarmstore.codec import native
-from swarmstore.codec.registry import register
+from swarmstore.codec.registry import Parameterless, register
 from swarmstore.codec.scratch import scratch
 from swarmstore.errors import CodecError
 
@@ -244,18 +243,8 @@ def decode_python(
 
 @register
 @dataclass(frozen=True, slots=True)
-class Huffman:
+class Huffman(Parameterless):
     codec_id = "huff"
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Huffman:
-        if config:
-            raise CodecError(f"bad huff config {config!r}")
-        return cls()
 
     def encode(self, data: memoryview) -> bytes:
         return huff_encode(np.frombuffer(data, dtype=np.uint8))
@@ -289,7 +278,7 @@ def _h16_parts(
 
 @register
 @dataclass(frozen=True, slots=True)
-class Huffman16:
+class Huffman16(Parameterless):
     """``huff16``: a delta of 2-byte elements (zigzag or XOR) coded whole, not as
     byte planes: token 0 = escape (the element is the next u16 of the escape
     list), 1..247 = that value, ``248 + k`` = ``H16_RUNS[k]`` zero elements;
@@ -302,16 +291,6 @@ class Huffman16:
     """
 
     codec_id = "huff16"
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Huffman16:
-        if config:
-            raise CodecError(f"bad huff16 config {config!r}")
-        return cls()
 
     def encode(self, data: memoryview) -> bytes:
         kernels = native.KERNELS

@@ -15,7 +15,7 @@ the codec with ``from_config``. Names, once written, are never reused.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from swarmstore.errors import CodecError, UnknownCodecError
 
@@ -28,6 +28,24 @@ class Codec(Protocol):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Codec: ...
+
+
+class Parameterless:
+    """Base of a stream coder without parameters: its config is ``{}`` and any other
+    config in a frame header is refused."""
+
+    __slots__ = ()
+    codec_id: ClassVar[str]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        if config:
+            raise CodecError(f"bad {cls.codec_id} config {config!r}")
+        return cls()
 
 
 _REGISTRY: dict[str, type[Any]] = {}
