@@ -553,31 +553,47 @@ static void huff_bounds(Py_ssize_t n, int q, Py_ssize_t *lo, Py_ssize_t *hi) {
 
 /* -> bytes written (sizes[4] per stream), -1 when a token has no code. out
  * needs (11 n + 7) / 8 + 4 + 8 bytes (each write stores 8). */
+/* Codes appended LSB-first to a byte stream; the output needs 8 bytes of slack
+ * (each put stores a whole word and advances by the bytes it completed). */
+typedef struct {
+    uint8_t *p;
+    uint64_t acc;
+    uint32_t n;
+} bit_writer;
+
+static inline void bits_put(bit_writer *w, uint32_t code, uint32_t len) {
+    w->acc |= (uint64_t)code << w->n;
+    w->n += len;
+    memcpy(w->p, &w->acc, 8);
+    w->p += w->n >> 3;
+    w->acc >>= w->n & ~7u;
+    w->n &= 7;
+}
+
+/* The stream's last partial byte; the writer starts the next stream byte-aligned. */
+static inline void bits_flush(bit_writer *w) {
+    if (w->n) *w->p++ = (uint8_t)w->acc;
+    w->acc = 0;
+    w->n = 0;
+}
+
 static Py_ssize_t huff_encode4(const uint8_t *src, Py_ssize_t n, uint8_t fill, const uint8_t *len,
                                const uint16_t *code, uint8_t *out, Py_ssize_t *sizes) {
-    uint8_t *p = out;
+    bit_writer w = {out, 0, 0};
     for (int q = 0; q < 4; q++) {
         Py_ssize_t lo, hi;
         huff_bounds(n, q, &lo, &hi);
-        uint64_t acc = 0;
-        uint32_t nacc = 0;
-        uint8_t *start = p;
+        uint8_t *start = w.p;
         int bad = 0;
         HUFF_TOKENIZE(src, lo, hi, fill, {
-            uint32_t l = len[tok];
-            bad |= !l;
-            acc |= (uint64_t)code[tok] << nacc;
-            nacc += l;
-            memcpy(p, &acc, 8);
-            p += nacc >> 3;
-            acc >>= nacc & ~7u;
-            nacc &= 7;
+            bad |= !len[tok];
+            bits_put(&w, code[tok], len[tok]);
         });
         if (bad) return -1;
-        if (nacc) *p++ = (uint8_t)acc;
-        sizes[q] = p - start;
+        bits_flush(&w);
+        sizes[q] = w.p - start;
     }
-    return p - out;
+    return w.p - out;
 }
 
 #define HUFF_STEP(s, pos, o)                                                        \
@@ -1026,27 +1042,20 @@ static PyObject *k_h16_encode(PyObject *self, PyObject *args) {
         goto done;
     }
     const uint8_t *z = zb.buf, *len = lens.buf;
-    uint8_t *p = out.buf, *ep = escb.buf;
+    uint8_t *ep = escb.buf;
+    bit_writer w = {out.buf, 0, 0};
     Py_BEGIN_ALLOW_THREADS;
     for (int q = 0; q < 4; q++) {
         Py_ssize_t lo, hi;
         huff_bounds(n, q, &lo, &hi);
-        uint64_t acc = 0;
-        uint32_t nacc = 0;
-        uint8_t *start = p, *estart = ep;
+        uint8_t *start = w.p, *estart = ep;
 #define H16_PUTESC(v) do { memcpy(ep, &(v), 2); ep += 2; } while (0)
         H16_TOKENIZE(z, lo, hi, {
-            uint32_t l = len[tok];
-            bad |= !l;
-            acc |= (uint64_t)code[tok] << nacc;
-            nacc += l;
-            memcpy(p, &acc, 8);
-            p += nacc >> 3;
-            acc >>= nacc & ~7u;
-            nacc &= 7;
+            bad |= !len[tok];
+            bits_put(&w, code[tok], len[tok]);
         }, H16_PUTESC);
-        if (nacc) *p++ = (uint8_t)acc;
-        sizes[q] = p - start;
+        bits_flush(&w);
+        sizes[q] = w.p - start;
         counts[q] = (ep - estart) / 2;
     }
     Py_END_ALLOW_THREADS;
