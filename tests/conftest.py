@@ -49,7 +49,7 @@ def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         cls: type[SwarmDatabaseManager], *args: Any, **kwargs: Any
     ) -> SwarmDatabaseManager:
         args, kwargs = _backend.redirect(args, kwargs)
-        db = _real_open(cls, *args, **kwargs)
+        db: SwarmDatabaseManager = _real_open(cls, *args, **kwargs)
         _opened.append(db)
         return db
 

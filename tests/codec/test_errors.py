@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk, frame_codec_name
+from swarmstore.codec import (
+    CodecPolicy,
+    Compression,
+    decode_chunk,
+    encode_chunk,
+    frame_codec_name,
+)
 from swarmstore.errors import CodecError, UnknownCodecError
 
 RAW = (np.random.default_rng(0).standard_normal(3000) * 0.05).astype(np.float32).tobytes()
@@ -56,7 +62,7 @@ def test_wrong_length() -> None:
 
 
 @pytest.mark.parametrize("policy", ["auto", "fast", "none"])
-def test_every_truncation(policy: str) -> None:
+def test_every_truncation(policy: Compression) -> None:
     frame = encode_chunk(RAW[:800], "float32", CodecPolicy(policy)).frame
     for cut in range(len(frame)):
         with pytest.raises(CodecError):
@@ -67,7 +73,7 @@ def test_every_truncation(policy: str) -> None:
 
 @settings(deadline=None, max_examples=300)
 @given(policy=st.sampled_from(["auto", "fast", "none"]), delta=st.booleans(), data=st.data())
-def test_garbled_frames(policy: str, delta: bool, data: st.DataObject) -> None:
+def test_garbled_frames(policy: Compression, delta: bool, data: st.DataObject) -> None:
     base = BASE if delta else None
     frame = bytearray(encode_chunk(RAW, "float32", CodecPolicy(policy), base=base).frame)
     for _ in range(data.draw(st.integers(1, 4))):

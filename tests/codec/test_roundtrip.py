@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from swarmstore.codec import (
     CodecPolicy,
+    Compression,
     decode_chunk,
     decode_chunk_into,
     encode_chunk,
@@ -19,7 +21,7 @@ from swarmstore.codec import (
 from swarmstore.dtypes import DTYPES
 from swarmstore.errors import CodecError
 
-POLICIES = ["auto", "max", "fast", "none"]
+POLICIES: list[Compression] = ["auto", "max", "fast", "none"]
 FAST = settings(deadline=None, max_examples=60)
 
 
@@ -52,7 +54,7 @@ def _mutate(raw: bytes, width: int, data: st.DataObject) -> bytes:
 
 @FAST
 @given(chunk=chunks(), policy=st.sampled_from(POLICIES))
-def test_full_round_trip(chunk: tuple[str, bytes], policy: str) -> None:
+def test_full_round_trip(chunk: tuple[str, bytes], policy: Compression) -> None:
     dtype, raw = chunk
     encoded = encode_chunk(raw, dtype, CodecPolicy(policy))
     assert not encoded.is_delta
@@ -63,7 +65,7 @@ def test_full_round_trip(chunk: tuple[str, bytes], policy: str) -> None:
 
 @FAST
 @given(chunk=chunks(), policy=st.sampled_from(POLICIES), data=st.data())
-def test_delta_round_trip(chunk: tuple[str, bytes], policy: str, data: st.DataObject) -> None:
+def test_delta_round_trip(chunk: tuple[str, bytes], policy: Compression, data: st.DataObject) -> None:
     dtype, base = chunk
     width = DTYPES[dtype].itemsize
     if data.draw(st.booleans()):
@@ -78,7 +80,7 @@ def test_delta_round_trip(chunk: tuple[str, bytes], policy: str, data: st.DataOb
 @FAST
 @given(chunk=chunks(), policy=st.sampled_from(POLICIES), data=st.data())
 def test_delta_applied_in_place_over_its_base(
-    chunk: tuple[str, bytes], policy: str, data: st.DataObject
+    chunk: tuple[str, bytes], policy: Compression, data: st.DataObject
 ) -> None:
     """A restore decodes the base into the tensor's slot, then adds the delta there:
     the same bytes as decoding into a fresh buffer."""
@@ -105,7 +107,12 @@ def test_in_place_chain_step_with_a_wrong_base_fails_only_when_verified() -> Non
 
 
 def _special(dtype: str) -> np.ndarray:
-    np_dtype = {"float16": np.float16, "float32": np.float32, "float64": np.float64}[dtype]
+    np_dtypes: dict[str, type[np.floating[Any]]] = {
+        "float16": np.float16,
+        "float32": np.float32,
+        "float64": np.float64,
+    }
+    np_dtype = np_dtypes[dtype]
     uint = {"float16": np.uint16, "float32": np.uint32, "float64": np.uint64}[dtype]
     info = np.finfo(np_dtype)
     values = np.array(
@@ -130,7 +137,7 @@ def _special(dtype: str) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("policy", POLICIES)
-def test_special_values(dtype: str, policy: str) -> None:
+def test_special_values(dtype: str, policy: Compression) -> None:
     raw = np.tile(_special(dtype), 500).tobytes()
     base = np.roll(np.frombuffer(raw, np.uint8), DTYPES[dtype].itemsize).tobytes()
     for b in (None, base):
@@ -142,7 +149,7 @@ def test_special_values(dtype: str, policy: str) -> None:
     "dtype", ["bfloat16", "float32", "float16", "float64", "complex64", "int64"]
 )
 @pytest.mark.parametrize("policy", POLICIES)
-def test_large_smooth_chunk(dtype: str, policy: str) -> None:
+def test_large_smooth_chunk(dtype: str, policy: Compression) -> None:
     """Big enough to exercise sampling windows; a realistic fine-tuning step as base."""
     torch = pytest.importorskip("torch")
     gen = torch.Generator().manual_seed(0)
@@ -199,6 +206,6 @@ def test_chain_of_50_deltas() -> None:
 
 def test_accepts_memoryview_and_bytearray() -> None:
     arr = np.linspace(-1, 1, 4096, dtype=np.float32)
-    for buf in (memoryview(arr), bytearray(arr.tobytes()), memoryview(arr.tobytes())):
+    for buf in (arr.data, bytearray(arr.tobytes()), memoryview(arr.tobytes())):
         encoded = encode_chunk(buf, "float32", CodecPolicy())
         assert decode_chunk(memoryview(encoded.frame), "float32", arr.nbytes) == arr.tobytes()
