@@ -65,7 +65,9 @@ def test_full_round_trip(chunk: tuple[str, bytes], policy: Compression) -> None:
 
 @FAST
 @given(chunk=chunks(), policy=st.sampled_from(POLICIES), data=st.data())
-def test_delta_round_trip(chunk: tuple[str, bytes], policy: Compression, data: st.DataObject) -> None:
+def test_delta_round_trip(
+    chunk: tuple[str, bytes], policy: Compression, data: st.DataObject
+) -> None:
     dtype, base = chunk
     width = DTYPES[dtype].itemsize
     if data.draw(st.booleans()):
