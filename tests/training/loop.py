@@ -34,7 +34,9 @@ def seed_everything(seed: int = 1234) -> None:
     torch.manual_seed(seed)
 
 
-def build() -> tuple[torch.nn.Module, torch.optim.Optimizer, Any, torch.utils.data.DataLoader[Any]]:
+def build() -> tuple[
+    torch.nn.Sequential, torch.optim.Optimizer, Any, torch.utils.data.DataLoader[Any]
+]:
     seed_everything()
     model = torch.nn.Sequential(
         torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.25), torch.nn.Linear(16, 3)
@@ -62,7 +64,7 @@ def train_epoch(
         jitter = random.random() * 1e-3 + float(np.random.rand()) * 1e-3
         loss = torch.nn.functional.cross_entropy(model(x + jitter), y)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         total += loss.item()
     scheduler.step()

@@ -99,8 +99,10 @@ def test_a_failed_background_save_surfaces_at_the_next_callback_and_at_flush(
     integration.on_epoch_complete(0, {"loss": 1.0}, model)
     integration.flush()
     with unwritable_blobs(store_path):
+        first = model[0]
+        assert isinstance(first, torch.nn.Linear)
         with torch.no_grad():
-            model[0].weight.add_(1.0)
+            first.weight.add_(1.0)
         integration.on_epoch_complete(1, {"loss": 0.9}, model)  # the loop goes on at once
         with pytest.raises(CheckpointSaveError) as caught:
             integration.on_epoch_complete(2, {"loss": 0.8}, model)

@@ -33,8 +33,10 @@ def test_a_state_dict_that_changes_shape_is_stored_whole_and_recorded(
     integration.on_training_start()
     integration.on_epoch_complete(0, {"loss": 1.0}, small)
     grown = torch.nn.Sequential(torch.nn.Linear(32, 48), torch.nn.Linear(48, 4))
+    grown_first, small_first = grown[0], small[0]
+    assert isinstance(grown_first, torch.nn.Linear) and isinstance(small_first, torch.nn.Linear)
     with torch.no_grad():
-        grown[0].weight[:32].copy_(small[0].weight)
+        grown_first.weight[:32].copy_(small_first.weight)
     version = integration.on_epoch_complete(1, {"loss": 0.9}, grown)
     integration.on_training_complete()
 
@@ -70,6 +72,7 @@ def test_non_finite_metrics_are_stored_flagged_and_never_stop_the_loop(
     assert training["nonFiniteMetrics"] == ["loss", "acc", "grad_norm"]
     assert newest.metadata.loss is None
     history = db.get_training_experiment(SWARM, run).metrics.training_history
+    assert history[1].training_loss is not None
     assert math.isnan(history[1].training_loss) and history[2].training_loss == math.inf
     points = db.get_metric_history(SWARM, run, "grad_norm")
     assert bool(points.non_finite[0]) and math.isnan(points.values[0])

@@ -51,6 +51,7 @@ def test_the_first_checkpoint_of_a_finetune_deltas_against_its_base(
     full = plain.on_epoch_complete(0, {"loss": 1.0}, model)
     plain.on_training_complete()
 
+    assert first is not None and second is not None and full is not None
     info = {v.version: v for v in db.list_model_versions(SWARM, "net")}
     assert info[first].parent_version == "base"
     assert info[first].checkpoint_type == "incremental"
@@ -69,6 +70,7 @@ def test_without_a_base_the_first_checkpoint_is_a_full_frame(db: SwarmDatabaseMa
     _finetune_step(model)
     first = integration.on_epoch_complete(0, {"loss": 1.0}, model)
     integration.on_training_complete()
+    assert first is not None
     info = {v.version: v for v in db.list_model_versions(SWARM, "net")}
     assert info[first].parent_version is None and info[first].checkpoint_type == "full"
 
@@ -82,7 +84,7 @@ def test_a_missing_base_or_a_base_beside_a_resume_is_a_typed_error_and_writes_no
     before = store_snapshot(store_path)
     with pytest.raises(ModelNotFoundError) as caught:
         integration.on_training_start(base_version="nope")
-    assert caught.value.version == "nope"
+    assert caught.value.version == "nope"  # type: ignore[attr-defined]
     assert store_snapshot(store_path) == before
     assert not integration.running
 
@@ -109,6 +111,7 @@ def test_swarm_checkpointer_loads_the_base_unless_it_resumes(db: SwarmDatabaseMa
     )
     first = ckpt.epoch_end(0, {"loss": 1.0})
     ckpt.finish()
+    assert first is not None
     assert {v.version: v for v in db.list_model_versions(SWARM, "net")}[first].parent_version == (
         "base"
     )
@@ -118,6 +121,7 @@ def test_swarm_checkpointer_loads_the_base_unless_it_resumes(db: SwarmDatabaseMa
     assert again.start(resume=True, base_version="base") == 1  # resumed: the base is not reloaded
     nxt = again.epoch_end(1, {"loss": 0.9})
     again.finish()
+    assert nxt is not None
     assert {v.version: v for v in db.list_model_versions(SWARM, "net")}[nxt].parent_version == (
         latest
     )

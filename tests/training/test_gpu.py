@@ -38,7 +38,7 @@ def _epoch(model: torch.nn.Module, optimizer: Any, scheduler: Any, x: Any, y: An
         batch = order[i : i + 64]
         loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
     scheduler.step()
     return loss.item()

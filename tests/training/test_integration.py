@@ -39,7 +39,11 @@ def test_every_callback_records_history_checkpoints_lineage_and_events(
         "training_completed",
     )
     for name in names:
-        db.on(name, lambda event, name=name: seen.append((name, event)))
+
+        def remember(event: dict[str, Any], name: str = name) -> None:
+            seen.append((name, event))
+
+        db.on(name, remember)
     model = _net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     integration = db.integrate_with_neural_service(

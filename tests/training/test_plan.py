@@ -8,6 +8,7 @@ fail here rather than store an old layout.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -16,11 +17,18 @@ from swarmstore.training.plan import BufferSet, SnapshotPlanner, streamable
 from swarmstore.training.snapshot import TrainingSnapshot, take_snapshot
 
 
-def _model() -> torch.nn.Module:
+def _model() -> torch.nn.Sequential:
     torch.manual_seed(0)
     return torch.nn.Sequential(
         torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.Linear(16, 4)
     )
+
+
+def _linear(model: torch.nn.Sequential, index: int) -> torch.nn.Linear:
+    """``model[index]``, checked to be one of ``_model()``'s Linear layers."""
+    layer = model[index]
+    assert isinstance(layer, torch.nn.Linear)
+    return layer
 
 
 def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -119,7 +127,7 @@ def test_a_parameter_replaced_resized_or_cast_builds_a_new_plan() -> None:
     snaps = _Snapshots()
     _step(model, optimizer)
     snaps.take(model, optimizer)
-    weight = model[0].weight
+    weight = _linear(model, 0).weight
     with torch.no_grad():
         weight.data = torch.ones(16, 4)  # same Parameter object, new storage and shape
     snap = snaps.take(model, optimizer)
@@ -129,8 +137,9 @@ def test_a_parameter_replaced_resized_or_cast_builds_a_new_plan() -> None:
     snap = snaps.take(model, optimizer)
     assert snaps.planner.builds == 3
     assert snap.weights["2.weight"].dtype == torch.float64
+    last = _linear(model, 2)
     with torch.no_grad():
-        model[2].weight.data = model[2].weight.data.t().contiguous().t()  # same shape, new storage
+        last.weight.data = last.weight.data.t().contiguous().t()  # same shape, new storage
     snaps.take(model, optimizer)
     assert snaps.planner.builds == 4
 
@@ -141,7 +150,7 @@ def test_a_state_tensor_or_number_replaced_builds_a_new_plan() -> None:
     snaps = _Snapshots()
     _step(model, optimizer)
     snaps.take(model, optimizer)
-    state = optimizer.state[model[0].weight]
+    state = optimizer.state[_linear(model, 0).weight]
     state["exp_avg"] = torch.full_like(state["exp_avg"], 7.0)  # a new object, same shape
     snap = snaps.take(model, optimizer)
     assert snaps.planner.builds == 2
@@ -172,10 +181,10 @@ def test_tying_and_untying_weights_changes_what_shares_a_copy() -> None:
 def test_an_optimizer_state_that_nests_deeper_is_flattened_every_time() -> None:
     model = _model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    optimizer.state[model[0].weight]["history"] = [torch.ones(2), 3]  # a list: not planned
+    optimizer.state[_linear(model, 0).weight]["history"] = [torch.ones(2), 3]  # a list: not planned
     snaps = _Snapshots()
     snaps.take(model, optimizer)
-    optimizer.state[model[0].weight]["history"][1] = 4  # changed inside, same list object
+    optimizer.state[_linear(model, 0).weight]["history"][1] = 4  # changed inside, same list object
     snap = snaps.take(model, optimizer)
     assert snaps.planner.builds == 0
     assert '"history": [{"__tensor__"' in json.dumps(snap.skeleton) and ", 4]" in json.dumps(
@@ -191,14 +200,15 @@ def test_tensors_the_stream_copy_cannot_take_are_copied_by_torch() -> None:
     )
     model = _model()
     with torch.no_grad():  # a transposed (non-contiguous) parameter and a conjugated buffer
-        model[2].weight.data = torch.randn(16, 4).t()
+        _linear(model, 2).weight.data = torch.randn(16, 4).t()
     model.register_buffer("phase", torch.randn(5, dtype=torch.complex64).conj())
     snaps = _Snapshots()
     snap = snaps.take(model)
     with torch.no_grad():
-        model[2].weight.mul_(2)
+        _linear(model, 2).weight.mul_(2)
     snap = snaps.take(model)
-    assert torch.equal(snap.weights["2.weight"], model[2].weight)
+    assert torch.equal(snap.weights["2.weight"], _linear(model, 2).weight)
+    assert isinstance(model.phase, torch.Tensor)
     assert torch.equal(snap.weights["phase"], model.phase.resolve_conj())
 
 
@@ -229,7 +239,7 @@ def test_a_change_of_shape_strides_or_dtype_at_the_same_address_is_seen(in_cxx: 
             check._guard, check._signature = None, _signature(tensors)
         return check
 
-    changes = {
+    changes: dict[str, Callable[[torch.Tensor], object]] = {
         "reshaped view": lambda p: setattr(p, "data", p.data.view(2, 12)),
         "transposed view": lambda p: setattr(p, "data", p.data.t()),
         "dtype view": lambda p: setattr(p, "data", p.data.view(torch.int32)),
@@ -248,6 +258,6 @@ def test_a_change_of_shape_strides_or_dtype_at_the_same_address_is_seen(in_cxx: 
     snaps = _Snapshots()
     snaps.take(model)
     with torch.no_grad():
-        model[0].weight.data = model[0].weight.data.view(8, 16)
+        _linear(model, 0).weight.data = _linear(model, 0).weight.data.view(8, 16)
     snap = snaps.take(model)
     assert snap.weights["0.weight"].shape == (8, 16)

@@ -86,9 +86,11 @@ def test_resume_latest_best_by_metric_and_by_experiment(tmp_path: Path) -> None:
         SWARM, "agent", {"modelId": MODEL, "retention": {"metric": "val_loss", "mode": "min"}}
     )
     experiment = integration.on_training_start()
+    first = model[0]
+    assert isinstance(first, torch.nn.Linear)
     for epoch, val in enumerate([0.9, 0.4, float("nan"), 0.6]):
         with torch.no_grad():
-            model[0].weight.add_(1.0)
+            first.weight.add_(1.0)
         integration.on_epoch_complete(epoch, {"val_loss": val}, model, optimizer, scheduler)
     integration.on_training_complete()
     latest = db.resume(SWARM, MODEL)

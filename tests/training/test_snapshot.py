@@ -41,6 +41,7 @@ def test_a_buffered_snapshot_is_an_exact_detached_copy_that_keeps_tied_weights_s
     with torch.no_grad():  # the loop changes everything in place right after
         for p in model.parameters():
             p.mul_(-2.0)
+        assert model.norm.num_batches_tracked is not None
         model.norm.num_batches_tracked.add_(5)
         for state in optimizer.state.values():
             state["momentum_buffer"].zero_()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,7 +38,7 @@ def _equal(a: object, b: object) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))  # type: ignore[arg-type]
+        return type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))
     if isinstance(a, float) and np.isnan(a):
         return isinstance(b, float) and np.isnan(b)
     return type(a) is type(b) and a == b
@@ -54,7 +56,7 @@ def test_optimizer_and_scheduler_state_round_trip_through_json(kind: str) -> Non
 
 
 def test_int_keys_tuples_nonfinite_and_bytes_are_restored() -> None:
-    state = {
+    state: dict[str, Any] = {
         "state": {0: {"step": torch.tensor(3.0)}, 7: {}},
         "betas": (0.9, 0.999),
         "bad": float("nan"),
@@ -143,7 +145,7 @@ def test_a_pending_gaussian_is_never_lost_or_invented() -> None:
 
 def test_the_rng_flattener_gives_what_flatten_gives_as_the_generators_move() -> None:
     flattener = RngFlattener()
-    draws = [
+    draws: list[Callable[[], object]] = [
         lambda: None,
         random.random,
         np.random.rand,
