@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -134,7 +135,8 @@ def test_wide_dag_answers_are_equal(db: SwarmDatabaseManager) -> None:
     for name in ("l6n0", "l6n17", "l4n3", "l1n29"):
         found = both(db.lineage.ancestors, SWARM, "dag", name)
         # Brute force: shortest distance up the parent links.
-        depth, frontier, expected = 0, {version("dag", name)}, {}
+        depth, frontier = 0, {version("dag", name)}
+        expected: dict[str, int] = {}
         while frontier:
             depth += 1
             frontier = {p for k in frontier for p in parents.get(k, ())} - set(expected)
@@ -162,9 +164,9 @@ def test_experiments_datasets_and_deployments_through_the_store(db: SwarmDatabas
     db.store_neural_model(
         "s", model_record("v4", small_state_dict(6), parentVersion="v3", mergedFrom=["other/x"])
     )
-    exp = lambda e: ln.node_key(ln.EXPERIMENT, SWARM, e)  # noqa: E731
-    data = lambda d, v: ln.node_key(ln.DATASET, SWARM, d, v)  # noqa: E731
-    dep = lambda d: ln.node_key(ln.DEPLOYMENT, SWARM, d)  # noqa: E731
+    exp: Callable[[str], str] = lambda e: ln.node_key(ln.EXPERIMENT, SWARM, e)  # noqa: E731
+    data: Callable[[str, str], str] = lambda d, v: ln.node_key(ln.DATASET, SWARM, d, v)  # noqa: E731
+    dep: Callable[[str], str] = lambda d: ln.node_key(ln.DEPLOYMENT, SWARM, d)  # noqa: E731
     m = "model_001"
     record_lineage(
         db,
