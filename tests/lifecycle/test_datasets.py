@@ -5,6 +5,7 @@ typed errors that leave the store unchanged."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from swarmstore import SwarmDatabaseManager
 from swarmstore.datasets.importers import ImportFormatError
+from swarmstore.datasets.torch_dataset import SampleDataset
 from swarmstore.errors import (
     CorruptDataError,
     DatasetNotFoundError,
@@ -59,7 +61,7 @@ def test_samples_round_trip_bit_exactly_and_read_as_numpy_and_torch(
     assert got.samples.labels == record["samples"]["labels"]
     assert got.samples.metadata == [{"source": i} for i in range(60)]
     assert got.preprocessing.augmentation == ["rotation", "flip"]
-    train = got.torch_dataset("training")
+    train: SampleDataset = got.torch_dataset("training")
     x, y = train[0]
     assert isinstance(train, torch.utils.data.Dataset) and x.shape == (3, 8, 8)
     assert y.dtype == torch.int64 and len(train) == len(got.splits.training)
@@ -73,7 +75,14 @@ def test_samples_round_trip_bit_exactly_and_read_as_numpy_and_torch(
         ("text", ["a cat", "a dog", ""]),
         ("audio", [b"RIFF\x00\x01", np.zeros(16, np.int16), b"\xff"]),
         ("graph", [np.array([[0, 1], [1, 2]]), np.array([[0, 0]]), np.zeros((0, 2), np.int64)]),
-        ("tensor", [np.float64([1, np.nan]), np.float64([0, 1]), np.float64([0, 1])]),
+        (
+            "tensor",
+            [
+                np.array([1, np.nan], np.float64),
+                np.array([0, 1], np.float64),
+                np.array([0, 1], np.float64),
+            ],
+        ),
     ],
 )
 def test_every_format_round_trips(db: SwarmDatabaseManager, fmt: str, inputs: list[Any]) -> None:
@@ -97,6 +106,7 @@ def test_statistics_quality_and_splits_are_made_by_the_store(db: SwarmDatabaseMa
     assert stats.total_samples == 90 and stats.input_dimensions == [3, 8, 8]
     assert stats.quality is not None
     assert stats.quality.duplicate_samples == 1 and stats.quality.missing_labels == 1
+    assert stats.quality_score is not None
     assert 0.0 < stats.quality_score < 1.0
     assert sum(stats.data_distribution.values()) == 89
     splits = stored.splits
@@ -136,7 +146,7 @@ def test_versions_parents_lineage_events_and_outbox(
             ).all()
         )
         topics = [r.topic for r in outbox_since(session, 0)]
-    key = lambda v: node_key(DATASET, "s", "dataset_001", v)  # noqa: E731
+    key: Callable[[str], str] = lambda v: node_key(DATASET, "s", "dataset_001", v)  # noqa: E731
     assert edges == {(key("1"), key("2")), (key("1"), key("v-x"))}
     assert topics.count("dataset_version.upserted") == 3
 

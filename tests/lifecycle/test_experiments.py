@@ -165,7 +165,7 @@ def test_bad_experiments_raise_typed_errors_and_write_nothing(
     with pytest.raises(ModelNotFoundError) as missing:
         prepared.store_training_experiment("s", _experiment(checkpoints=["v1", "v9", "other/v1"]))
     assert "'v9'" in str(missing.value) and "'other/v1'" in str(missing.value)
-    assert missing.value.checkpoints == ["v9", "other/v1"]
+    assert missing.value.checkpoints == ["v9", "other/v1"]  # type: ignore[attr-defined]
     with pytest.raises(DatasetNotFoundError) as no_data:
         prepared.store_training_experiment("s", _experiment(datasetId="dataset_404"))
     assert "dataset_404" in str(no_data.value)
@@ -199,4 +199,5 @@ def test_a_diverged_loss_is_kept(prepared: SwarmDatabaseManager) -> None:
     )
     assert stored.metrics.convergence_analysis.diverged
     got = prepared.get_training_experiment("s", "exp_001")
+    assert got.metrics.training_history[2].training_loss is not None
     assert np.isnan(got.metrics.training_history[2].training_loss)

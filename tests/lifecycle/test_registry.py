@@ -41,7 +41,8 @@ def test_seed_entry_is_stored_with_canonical_versions(db: SwarmDatabaseManager) 
     again = db.get_registry_entry(SWARM, "registry_001")
     assert again.to_json_dict() == stored.to_json_dict()
     assert db.get_registry_entry(SWARM, model_id="model_001").id == "registry_001"
-    assert again.to_json_dict()["performance"]["benchmarkScores"] == {
+    again_json: dict[str, Any] = again.to_json_dict()
+    assert again_json["performance"]["benchmarkScores"] == {
         "accuracy": 0.95,
         "f1Score": 0.94,
     }
@@ -295,7 +296,11 @@ def test_registry_events_fire_after_commit_and_are_logged(db: SwarmDatabaseManag
     names = ("model_registered", "model_approved", "model_stage_changed", "model_alias_set")
     fired: list[str] = []
     for name in names:
-        db.on(name, lambda event, name=name: fired.append(name))
+
+        def remember(event: dict[str, Any], name: str = name) -> None:
+            fired.append(name)
+
+        db.on(name, remember)
     db.register_model_in_registry(SWARM, seed_registry(), actor="alice")
     approve_all(db, "v1.1")
     db.transition_model_stage(SWARM, "model_001", "v1.1", "production", actor="a", reason="")

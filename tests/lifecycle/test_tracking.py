@@ -37,7 +37,11 @@ def _model(db: SwarmDatabaseManager, *versions: str, model_id: str = "model_001"
 def _events(db: SwarmDatabaseManager, *names: str) -> list[tuple[str, dict[str, Any]]]:
     seen: list[tuple[str, dict[str, Any]]] = []
     for name in names:
-        db.on(name, lambda event, name=name: seen.append((name, event)))
+
+        def remember(event: dict[str, Any], name: str = name) -> None:
+            seen.append((name, event))
+
+        db.on(name, remember)
     return seen
 
 
@@ -75,6 +79,7 @@ def test_non_finite_values_are_stored_exactly_and_flagged_never_raised(
     assert history.non_finite.tolist() == [True, True, True, False]
     record = db.get_training_experiment("s", "exp_nan")
     row = record.metrics.training_history[0]
+    assert row.training_loss is not None
     assert math.isnan(row.training_loss)  # a diverged loss is allowed in the column
     assert row.validation_accuracy is None and math.isnan(row.custom_metrics["val_acc"])
     assert record.metrics.convergence_analysis.diverged

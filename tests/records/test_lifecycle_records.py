@@ -247,11 +247,13 @@ def test_diverged_losses_may_be_nan_or_inf() -> None:
             metrics=history({"trainingLoss": math.nan}, {"validationLoss": math.inf}),
         )
     )
+    assert record.metrics.training_history[0].training_loss is not None
     assert math.isnan(record.metrics.training_history[0].training_loss)
     data = as_json(record)
     assert data["metrics"]["trainingHistory"][1]["validationLoss"] == "Infinity"  # strict JSON
     json.dumps(data, allow_nan=False)
     again = TrainingExperiment.model_validate_json(record.model_dump_json())
+    assert again.metrics.training_history[0].training_loss is not None
     assert math.isnan(again.metrics.training_history[0].training_loss)
     assert again.metrics.training_history[1].validation_loss == math.inf
 
