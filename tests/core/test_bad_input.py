@@ -136,7 +136,7 @@ def test_errors_are_builtin_types_too(seeded: SwarmDatabaseManager) -> None:
         seeded.get_neural_model("s", "no-such-model")
     with pytest.raises(ModelNotFoundError) as raised:
         seeded.get_neural_model("s", "model_001", "v9")
-    assert raised.value.fields == {"swarm_id": "s", "model_id": "model_001", "version": "v9"}
+    assert raised.value.fields == {"swarm_id": "s", "model_id": "model_001", "version": "v9"}  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         seeded.store_neural_model("s", model_record("v1", small_state_dict()))
 

@@ -16,7 +16,7 @@ from tests.conftest import model_record
 
 def _blob_of(store_path: Path, db: SwarmDatabaseManager, tensor: str) -> Path:
     conn = sqlite3.connect(store_path / "meta.sqlite3")
-    key = conn.execute(
+    key: str = conn.execute(
         "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk "
         "WHERE t.name = ?",
         (tensor,),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -89,7 +90,7 @@ def test_deleting_an_unknown_version_changes_nothing(tmp_path: Path) -> None:
 def test_a_deleted_version_fires_an_event_and_leaves_the_event_log(tmp_path: Path) -> None:
     with SwarmDatabaseManager.open(tmp_path) as db:
         _chain(db, 2)
-        heard = []
+        heard: list[dict[str, Any]] = []
         db.on("model_version_deleted", heard.append)
         db.delete_model_version("s", "m", "v2")
         assert heard == [{"swarm_id": "s", "model_id": "m", "version": "v2"}]

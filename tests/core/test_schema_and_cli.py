@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,7 @@ def test_migrated_schema_equals_the_orm_models(store_path: Path) -> None:
 def test_every_cli_command_has_help_text() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert isinstance(subparsers, argparse._SubParsersAction)
     helps = {a.dest: a.help for a in subparsers._choices_actions}
     assert set(helps) == set(subparsers.choices)
     assert all(h and len(h) > 10 for h in helps.values()), helps

@@ -45,7 +45,7 @@ def test_latest_is_the_last_stored_and_record_is_complete(db: SwarmDatabaseManag
     assert meta.created is not None and meta.created.tzinfo is not None
     assert meta.compression_type is not None and meta.checkpoint_type in ("full", "incremental")
     assert meta.model_extra == {"f1": 0.3}  # custom metrics kept
-    dumped = latest.to_json_dict()
+    dumped: dict[str, Any] = latest.to_json_dict()
     assert (
         dumped["agentId"] == "agent_001"
         and dumped["parentVersion"] == "v1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ class Net(nn.Module):
         self.fc2 = nn.Linear(32, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x)))
+        out: torch.Tensor = self.fc2(torch.relu(self.fc1(x)))
+        return out
 
 
 def train(net: Net, steps: int, seed: int) -> dict[str, torch.Tensor]:
@@ -38,12 +40,14 @@ def train(net: Net, steps: int, seed: int) -> dict[str, torch.Tensor]:
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
     for _ in range(steps):
         opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
+        nn.functional.cross_entropy(net(x), y).backward()  # type: ignore[no-untyped-call]
         opt.step()
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def record(model_id: str, version: str, weights: dict[str, torch.Tensor], **extra: object) -> dict:
+def record(
+    model_id: str, version: str, weights: dict[str, torch.Tensor], **extra: object
+) -> dict[str, Any]:
     return {
         "id": model_id,
         "agentId": "a",
@@ -131,7 +135,7 @@ def test_threshold_and_filters(db: SwarmDatabaseManager) -> None:
     ],
 )
 def test_bad_similarity_arguments_raise_typed_errors(
-    db: SwarmDatabaseManager, kwargs: dict, error: type[Exception]
+    db: SwarmDatabaseManager, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
         db.find_similar_models("s", "base", **kwargs)
@@ -140,7 +144,11 @@ def test_bad_similarity_arguments_raise_typed_errors(
 
 
 def record_dataset(
-    db: SwarmDatabaseManager, dataset_id: str, version: str, props: dict, parent: str | None
+    db: SwarmDatabaseManager,
+    dataset_id: str,
+    version: str,
+    props: dict[str, Any],
+    parent: str | None,
 ) -> None:
     """What a dataset write records: its lineage node (props) and an outbox row."""
     now = datetime.now(UTC)
@@ -181,7 +189,7 @@ def test_similar_datasets_rank_by_schema_size_and_lineage(store_path: Path) -> N
 
 def dataset(
     dataset_id: str, data_type: str, fmt: str, n: int, classes: int, **extra: object
-) -> dict:
+) -> dict[str, Any]:
     rng = np.random.default_rng(len(dataset_id))
     return {
         "id": dataset_id,

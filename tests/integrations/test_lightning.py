@@ -111,10 +111,12 @@ def test_lightning_run_ends_with_versions_history_and_a_resumable_checkpoint(
     fresh.load_state_dict(latest.weights)
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in module.state_dict().items())
     optimizer = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    assert latest.optimizer_state is not None
     optimizer.load_state_dict(latest.optimizer_state)
     assert torch.equal(
         optimizer.state_dict()["state"][0]["momentum_buffer"],
         trainer.optimizers[0].state_dict()["state"][0]["momentum_buffer"],
     )
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    assert latest.scheduler_state is not None
     scheduler.load_state_dict(latest.scheduler_state)
