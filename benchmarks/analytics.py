@@ -120,11 +120,13 @@ def populate_models(db: SwarmDatabaseManager, rows: int, models: int, rng: rando
             session.execute(insert(VersionRow), batch)
 
 
-def epoch_rows(rng: random.Random, epochs: int, start: datetime) -> tuple[list[dict], float]:
+def epoch_rows(
+    rng: random.Random, epochs: int, start: datetime
+) -> tuple[list[dict[str, Any]], float]:
     """A plausible 50-epoch history (losses fall, accuracies rise, some noise)."""
     rate = rng.uniform(0.03, 0.15)
     ceiling = rng.uniform(0.6, 0.98)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for epoch in range(epochs):
         progress = 1 - math.exp(-rate * (epoch + 1))
         rows.append(

@@ -76,6 +76,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ def touch(state: dict[str, torch.Tensor]) -> int:
         flat = t.reshape(-1)
         if not flat.is_contiguous():
             flat = flat.contiguous()
-        h.update(memoryview(flat.view(torch.uint8).numpy()))
+        h.update(flat.view(torch.uint8).numpy().data)
     return h.intdigest()
 
 
@@ -397,7 +398,7 @@ def child_main(
 
 def _child(op: str, name: str, dtype: str, work: Path, threads: int) -> dict[str, Any]:
     c = BY_NAME[name]
-    rss = lambda: psutil.Process().memory_info().rss  # noqa: E731
+    rss: Callable[[], int] = lambda: psutil.Process().memory_info().rss  # noqa: E731
     if op == "save":
         v1 = load_state(dtype)
         v2 = perturbed(v1, dtype) if c.delta else v1
@@ -465,7 +466,7 @@ def _in_child(op: str, c: Contender, dtype: str, work: Path, threads: int) -> di
     )
     proc.start()
     send.close()
-    result = recv.recv()
+    result: dict[str, Any] = recv.recv()
     proc.join()
     if "error" in result:
         raise RuntimeError(f"{op} {c.name} {dtype} child failed: {result['error']}")

@@ -26,6 +26,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 import zstandard
 
-from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk, native
+from swarmstore.codec import CodecPolicy, Compression, decode_chunk, encode_chunk, native
 
 CHUNK = 4 << 20
 RESULTS = Path(__file__).parent / "results"
@@ -72,7 +73,7 @@ def fine_tune(steps: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
         target = torch.roll(out.detach(), 1, dims=0)
         loss = torch.nn.functional.mse_loss(out, target)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         states.append(float_state(model))
     return states
@@ -101,7 +102,7 @@ def _pool_map(fn: Callable[..., Any], threads: int, *iterables: Sequence[Any]) -
 class Swarm:
     """swarmstore's codec; ``numpy=True`` turns its optional C kernels off (same frames)."""
 
-    def __init__(self, dtype: str, compression: str = "auto", numpy: bool = False) -> None:
+    def __init__(self, dtype: str, compression: Compression = "auto", numpy: bool = False) -> None:
         self.dtype, self.policy, self.numpy = dtype, CodecPolicy(compression), numpy
         self.name = f"swarmstore-{compression}" + ("-numpy" if numpy else "")
 
@@ -297,9 +298,9 @@ def measure(
     sizes = [len(u) for u in units]
     row: dict[str, Any] = {"method": method.name, "raw_bytes": raw}
     for t in threads:
-        sec, frames = timed(lambda t=t: method.compress(units, bases, t), repeat)
+        sec, frames = timed(partial(method.compress, units, bases, t), repeat)
         row[f"compress_MBps_{t}t"] = raw / sec / 1e6
-        sec, out = timed(lambda f=frames, t=t: method.decompress(f, bases, sizes, t), repeat)
+        sec, out = timed(partial(method.decompress, frames, bases, sizes, t), repeat)
         row[f"decompress_MBps_{t}t"] = raw / sec / 1e6
         if not all(bytes(o) == u for o, u in zip(out, units, strict=True)):
             raise AssertionError(f"{method.name} did not round-trip")
@@ -423,12 +424,13 @@ def head_to_head(dtype: str, tensors: Sequence[bytes], rounds: int) -> dict[str,
     frames_ours = ours.compress(units, None, 1)
     frames_zip = theirs.compress(tensors, None, 1)
     for _ in range(rounds):
-        for key, fn in (
+        calls: tuple[tuple[str, Callable[[], object]], ...] = (
             ("c_ours", lambda: ours.compress(units, None, 1)),
             ("c_zipnn", lambda: theirs.compress(tensors, None, 1)),
             ("d_ours", lambda: ours.decompress(frames_ours, None, [len(u) for u in units], 1)),
             ("d_zipnn", lambda: theirs.decompress(frames_zip, None, sizes, 1)),
-        ):
+        )
+        for key, fn in calls:
             t0 = time.perf_counter()
             fn()
             best[key] = min(best[key], time.perf_counter() - t0)

@@ -235,7 +235,7 @@ def bench_lineage(depth: int, repeats: int, workdir: Path) -> dict[str, Any]:
     with LineageGraph(graph_file) as graph:
         kuzu, out_k = timed(lambda: graph.ancestors(key), repeats)
         assert len(out_k) == depth - 1
-    row = {
+    row: dict[str, Any] = {
         "depth": depth,
         "kuzu_handle": percentiles(kuzu),
         "db_lineage_graph": percentiles(graph_api),

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import xxhash
@@ -48,7 +48,8 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 KS = (1, 2, 4, 8, 16)
 POLICY = CodecPolicy("auto")
-LAYOUT: str = StoreConfig.__dataclass_fields__["delta_base"].default  # "keyframe" | "parent"
+# "keyframe" | "parent"
+LAYOUT: str = cast(str, StoreConfig.__dataclass_fields__["delta_base"].default)
 
 
 def _codec_bench() -> Any:
@@ -111,13 +112,13 @@ def run_dtype(states: list[list[bytes]], dtype: str) -> dict[str, Any]:
     n = len(states)
     raw = sum(len(c) for c in states[0]) * n
     full = [encode(states[v], None, dtype) for v in range(n)]
-    delta = [None] + [encode(states[v], states[v - 1], dtype) for v in range(1, n)]
+    delta = {v: encode(states[v], states[v - 1], dtype) for v in range(1, n)}
     as_buf = [[bytearray(c) for c in s] for s in states]
     t_full = [_decode_seconds(full[v], None, dtype) for v in range(n)]
-    t_delta = [0.0] + [_decode_seconds(delta[v], as_buf[v - 1], dtype) for v in range(1, n)]  # type: ignore[arg-type]
+    t_delta = [0.0] + [_decode_seconds(delta[v], as_buf[v - 1], dtype) for v in range(1, n)]
     size_full = [sum(len(f.frame) for f in fs) for fs in full]
-    size_delta = [0] + [sum(len(f.frame) for f in fs) for fs in delta[1:]]  # type: ignore[union-attr]
-    rows = []
+    size_delta = [0] + [sum(len(f.frame) for f in fs) for fs in delta.values()]
+    rows: list[dict[str, Any]] = []
     for k in KS:
         size, restores = 0, []
         for v in range(n):
@@ -228,7 +229,8 @@ def choose_k(rows: list[dict[str, Any]], layout: str) -> int:
     deltas) or chains grow ("parent" layout: restore time linear in K)."""
     key = "star_stored_over_raw" if layout == "keyframe" else "stored_over_raw"
     best = min(r[key] for r in rows)
-    return min(r["K"] for r in rows if r[key] <= 1.10 * best)
+    k: int = min(r["K"] for r in rows if r[key] <= 1.10 * best)
+    return k
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ from swarmstore import StoreConfig, SwarmDatabaseManager
 from swarmstore.blobs.factory import open_blob_store
 from swarmstore.checkpoints.hashing import blob_key
 from swarmstore.codec.pipeline import encode_chunk
+from swarmstore.config import Durability
 
 OUT = Path(__file__).resolve().parent / "results" / "scale.json"
 
@@ -105,7 +106,7 @@ class Backends:
         tag = uuid.uuid4().hex[:12]
         root = self.work / f"{name.split()[0]}-{tag}"
         if name.startswith("sqlite"):
-            durability = "normal" if "normal" in name else "full"
+            durability: Durability = "normal" if "normal" in name else "full"
             return StoreConfig(root=root, durability=durability, extra={"indexes": "off"})
         from sqlalchemy import create_engine
 
@@ -136,7 +137,7 @@ def encoded_frames(w: dict[str, torch.Tensor], config: StoreConfig) -> tuple[lis
     """The keyframe's chunks encoded as the store would; (frames, seconds)."""
     views = []
     for tensor in w.values():
-        raw = memoryview(tensor.contiguous().view(torch.uint8).numpy()).cast("B")
+        raw = tensor.contiguous().view(torch.uint8).numpy().data.cast("B")
         views += [raw[o : o + config.chunk_bytes] for o in range(0, len(raw), config.chunk_bytes)]
     with ThreadPoolExecutor(config.worker_threads) as pool:
         start = time.perf_counter()

@@ -131,7 +131,7 @@ def pretrained(width: int, depth: int) -> dict[str, torch.Tensor]:
             for step in range(60):
                 loss = torch.nn.functional.cross_entropy(model(x[step]), y[step])
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
         _PRETRAINED[key] = {k: v.clone() for k, v in model.state_dict().items()}
     return _PRETRAINED[key]
@@ -227,7 +227,7 @@ def run_once(
         for step in range(sc.steps):
             loss = torch.nn.functional.cross_entropy(model(x[step]), y[step])
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         waited = integration.save_wait_seconds if integration is not None else 0.0
         t0 = time.perf_counter()
@@ -312,7 +312,7 @@ def checkpoints(sc: Scenario) -> list[dict[str, list[np.ndarray]]]:
         for step in range(sc.steps):
             loss = torch.nn.functional.cross_entropy(model(x[step]), y[step])
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         groups: dict[str, list[np.ndarray]] = {g: [] for g in GROUPS}
         for p in model.parameters():
@@ -352,7 +352,8 @@ def _plane_bits(words: np.ndarray) -> float:
 def _zigzag(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     """The codec's ``delta.sub``: wrapping difference, zigzag-coded."""
     d = (new - old).view(np.int32)
-    return ((d << 1) ^ (d >> 31)).view(np.uint32)
+    zigzag: np.ndarray = ((d << 1) ^ (d >> 31)).view(np.uint32)
+    return zigzag
 
 
 def _magnitude_bits(new: np.ndarray, old: np.ndarray) -> float:
