@@ -205,17 +205,23 @@ def _codes(lengths: np.ndarray, max_len: int = MAX_LEN) -> list[int]:
     return out
 
 
+def _lookup(lengths: np.ndarray, max_len: int) -> tuple[list[int], list[int]]:
+    """(token, code length) for every ``max_len``-bit window of an LSB-first stream:
+    the one-code-per-lookup table both Python decoders read (0 length: no code)."""
+    token = [0] * (1 << max_len)
+    size = [0] * (1 << max_len)
+    for t, (c, v) in enumerate(zip(_codes(lengths, max_len), lengths.tolist(), strict=True)):
+        if v:
+            for j in range(c, 1 << max_len, 1 << v):
+                token[j], size[j] = t, v
+    return token, size
+
+
 def decode_python(
     body: memoryview, sizes: tuple[int, ...], fill: int, lengths: np.ndarray, target: np.ndarray
 ) -> None:
     """Code-at-a-time decode of ``huff_decode``'s input (hosts without the C kernels)."""
-    codes = _codes(lengths)
-    token = [0] * (1 << MAX_LEN)
-    size = [0] * (1 << MAX_LEN)
-    for t, (c, v) in enumerate(zip(codes, lengths.tolist(), strict=True)):
-        if v:
-            for j in range(c, 1 << MAX_LEN, 1 << v):
-                token[j], size[j] = t, v
+    token, size = _lookup(lengths, MAX_LEN)
     expand = [bytes((t,)) for t in range(256)] + [bytes((fill,)) * k for k in range(1, RUN + 1)]
     n, m = target.size, (target.size + 3) // 4
     data = bytes(body) + bytes(8)
@@ -342,13 +348,7 @@ def decode16_python(
     target: np.ndarray,
 ) -> None:
     """Token-at-a-time decode of a ``huff16`` stream (hosts without the C kernels)."""
-    codes = _codes(lengths, H16_MAX_LEN)
-    token = [0] * (1 << H16_MAX_LEN)
-    size = [0] * (1 << H16_MAX_LEN)
-    for t, (c, v) in enumerate(zip(codes, lengths.tolist(), strict=True)):
-        if v:
-            for j in range(c, 1 << H16_MAX_LEN, 1 << v):
-                token[j], size[j] = t, v
+    token, size = _lookup(lengths, H16_MAX_LEN)
     esc = np.frombuffer(esc_bytes, dtype="<u2").tolist()
     n = target.size // 2
     m = (n + 3) // 4
