@@ -1291,6 +1291,394 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- huff32
+ * A 4-byte delta (fp32 zigzag differences, or XORs) coded whole, not as byte
+ * planes: token 1..222 = that value, 223 + j = a value of bit length
+ * b = 8 + j whose b - 1 bits below the leading one follow its code in the
+ * stream, raw (as DEFLATE's extra bits), 248 + k = a run of H16_RUN[k] zero
+ * elements; token 0 is unused. The table's entries are h16's: up to 4 small
+ * values (int8 lanes) plus runs and at most one class escape, last; so
+ * restoring adds a whole entry onto the base with one SSE2 add, takes an
+ * escape's bits from the same 64-bit read, and never materializes the delta
+ * or joins byte planes. */
+#define H32_LIT 223
+#define H32_CLASS_BITS 7 /* token H32_LIT carries b - 1 = 7 raw bits */
+#define H32_STEP_BITS (H16_MAXLEN + 31) /* an entry's codes and its escape's bits */
+
+typedef struct {
+    uint32_t v;    /* 4 lanes of 8 bits: values (materialize, XOR) or int8 deltas (ADD) */
+    uint8_t n;     /* elements covered */
+    uint8_t bits;  /* code bits taken (H16_MAXLEN + 1: no valid code) */
+    uint8_t esc;   /* lane of a class escape, 255: none */
+    uint8_t ebits; /* raw bits after the codes (that escape's), 0: none */
+} h32_entry;
+
+typedef struct {
+    h32_entry t[H16_TSIZE];
+    uint16_t tok1[H16_TSIZE];
+    uint8_t len1[H16_TSIZE];
+} h32_tables;
+
+static inline uint32_t unzigzag32(uint32_t z) { return (z >> 1) ^ (0u - (z & 1u)); }
+
+/* *(4 x u32 at o) (+= sign-extended | ^= zero-extended | = zero-extended) the 4
+ * byte lanes of v. */
+static inline void put32x4(uint8_t *o, uint32_t v, int mode) {
+#if defined(__SSE2__)
+    __m128i x = _mm_cvtsi32_si128((int)v);
+    if (mode == H16_ADD) {
+        x = _mm_unpacklo_epi8(x, x);
+        x = _mm_srai_epi32(_mm_unpacklo_epi16(x, x), 24);
+        x = _mm_add_epi32(x, _mm_loadu_si128((const __m128i *)(const void *)o));
+    } else {
+        x = _mm_unpacklo_epi8(x, _mm_setzero_si128());
+        x = _mm_unpacklo_epi16(x, _mm_setzero_si128());
+        if (mode == H16_XOR) x = _mm_xor_si128(x, _mm_loadu_si128((const __m128i *)(const void *)o));
+    }
+    _mm_storeu_si128((__m128i *)(void *)o, x);
+#else
+    uint32_t a[4];
+    memcpy(a, o, 16);
+    for (int i = 0; i < 4; i++) {
+        uint32_t lane = (v >> (8 * i)) & 0xFF;
+        if (mode == H16_ADD) a[i] += (uint32_t)(int32_t)(int8_t)lane;
+        else if (mode == H16_XOR) a[i] ^= lane;
+        else a[i] = lane;
+    }
+    memcpy(o, a, 16);
+#endif
+}
+
+static inline void h32_put(uint8_t *o, uint32_t z, int mode) {
+    uint32_t y;
+    if (mode == H16_MATERIALIZE) {
+        memcpy(o, &z, 4);
+        return;
+    }
+    memcpy(&y, o, 4);
+    y = mode == H16_ADD ? y + unzigzag32(z) : y ^ z;
+    memcpy(o, &y, 4);
+}
+
+static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
+    uint16_t code[HUFF_TOKENS], *s1 = tab->tok1;
+    uint8_t *l1 = tab->len1;
+    if (len[0] || !huff_codes_n(len, code, H16_MAXLEN)) return 0;
+    const uint32_t tb = first_level(len, code, s1, l1), size = 1u << tb;
+    for (uint32_t i = 0; i < size; i++) {
+        h32_entry e;
+        memset(&e, 0, sizeof e);
+        e.esc = 255;
+        uint32_t pos = 0;
+        for (;;) {
+            uint32_t idx = i >> pos, l = l1[idx], tok = s1[idx];
+            if (!l || l > tb - pos) break;
+            if (tok >= H16_LIT) {
+                uint32_t run = H16_RUN[tok - H16_LIT];
+                if (e.n + run > 255) break;
+                e.n = (uint8_t)(e.n + run);
+                pos += l;
+                continue;
+            }
+            if (e.n >= 4) break;
+            if (tok >= H32_LIT) { /* a class escape ends the entry: its raw bits follow */
+                e.esc = e.n;
+                e.ebits = (uint8_t)(H32_CLASS_BITS + tok - H32_LIT);
+                e.n++;
+                pos += l;
+                break;
+            }
+            uint8_t x = (uint8_t)tok; /* 1..222: as int8 after un-zigzag, |x| <= 111 */
+            if (mode == H16_ADD) x = (uint8_t)(int8_t)(int32_t)unzigzag32(x);
+            e.v |= (uint32_t)x << (8 * e.n);
+            e.n++;
+            pos += l;
+        }
+        e.bits = e.n ? (uint8_t)pos : H16_MAXLEN + 1;
+        tab->t[i] = e;
+    }
+    return (int)tb;
+}
+
+/* Calls EMIT(tok) for the tokens of the u32 elements z[lo..hi), and
+ * RAW(bits, nbits) after a class token. */
+#define H32_TOKENIZE(z, lo, hi, EMIT, RAW)                                          \
+    do {                                                                            \
+        Py_ssize_t i_ = (lo);                                                       \
+        while (i_ < (hi)) {                                                         \
+            uint32_t v_;                                                            \
+            memcpy(&v_, (z) + 4 * i_, 4);                                           \
+            if (v_) {                                                               \
+                i_++;                                                               \
+                if (v_ < H32_LIT) {                                                 \
+                    uint32_t tok = v_;                                              \
+                    EMIT;                                                           \
+                    continue;                                                       \
+                }                                                                   \
+                uint32_t nb_ = 31u - (uint32_t)__builtin_clz(v_); /* b - 1 */       \
+                uint32_t tok = H32_LIT + nb_ - H32_CLASS_BITS;                      \
+                EMIT;                                                               \
+                RAW(v_ ^ (1u << nb_), nb_);                                         \
+                continue;                                                           \
+            }                                                                       \
+            Py_ssize_t j_ = i_ + 1;                                                 \
+            while (j_ < (hi) && j_ - i_ < 128) {                                    \
+                uint32_t w_;                                                        \
+                memcpy(&w_, (z) + 4 * j_, 4);                                       \
+                if (w_) break;                                                      \
+                j_++;                                                               \
+            }                                                                       \
+            Py_ssize_t L_ = j_ - i_;                                                \
+            while (L_ > 0) {                                                        \
+                uint32_t k_ = h16_run_token[L_], tok = H16_LIT + k_;                \
+                EMIT;                                                               \
+                L_ -= H16_RUN[k_];                                                  \
+            }                                                                       \
+            i_ = j_;                                                                \
+        }                                                                           \
+    } while (0)
+
+/* h32_hist(z) -> 264 token counts (u64): the raw bits follow from the class counts. */
+static PyObject *k_h32_hist(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer zb;
+    if (!PyArg_ParseTuple(args, "y*", &zb)) return NULL;
+    if (zb.len % 4) {
+        PyBuffer_Release(&zb);
+        PyErr_SetString(PyExc_ValueError, "h32_hist: length not a multiple of 4");
+        return NULL;
+    }
+    uint64_t c[HUFF_TOKENS];
+    memset(c, 0, sizeof c);
+    const uint8_t *z = zb.buf;
+    Py_ssize_t n = zb.len / 4;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+#define H32_NORAW(b, nb) (void)(b)
+        H32_TOKENIZE(z, lo, hi, { c[tok]++; }, H32_NORAW);
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&zb);
+    return PyBytes_FromStringAndSize((const char *)c, sizeof c);
+}
+
+/* h32_encode(z, lengths[264], out) -> 4 stream sizes; out: (43 n + 7) / 8 + 12 bytes. */
+static PyObject *k_h32_encode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer zb, lens, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &zb, &lens, &out)) return NULL;
+    PyObject *result = NULL;
+    uint16_t code[HUFF_TOKENS];
+    Py_ssize_t n = zb.len / 4, sizes[4];
+    int bad = 0;
+    if (zb.len % 4 || lens.len != HUFF_TOKENS || out.len < (H32_STEP_BITS * n + 7) / 8 + 12) {
+        PyErr_SetString(PyExc_ValueError, "h32_encode: bad buffer sizes");
+        goto done;
+    }
+    if (((const uint8_t *)lens.buf)[0] || !huff_codes_n(lens.buf, code, H16_MAXLEN)) {
+        PyErr_SetString(PyExc_ValueError, "h32_encode: lengths are no prefix code");
+        goto done;
+    }
+    const uint8_t *z = zb.buf, *len = lens.buf;
+    bit_writer w = {out.buf, 0, 0};
+    Py_BEGIN_ALLOW_THREADS;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        uint8_t *start = w.p;
+#define H32_PUTRAW(b, nb) bits_put(&w, (b), (nb))
+        H32_TOKENIZE(z, lo, hi, {
+            bad |= !len[tok];
+            bits_put(&w, code[tok], len[tok]);
+        }, H32_PUTRAW);
+        bits_flush(&w);
+        sizes[q] = w.p - start;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "h32_encode: a token has no code");
+        goto done;
+    }
+    result = Py_BuildValue("(nnnn)", sizes[0], sizes[1], sizes[2], sizes[3]);
+done:
+    PyBuffer_Release(&zb);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+#define H32_MARGIN (4 * 255 + 16)
+
+/* Apply the entry h_ read from bits x_ at o: its 4 lanes (zero lanes skipped
+ * when adding or XORing: an fp32 delta is mostly escapes, and a 16-byte load
+ * over the last entry's stores would stall store forwarding), then its escape. */
+#define H32_APPLY(h_, x_, o)                                                        \
+    do {                                                                            \
+        if (mode == H16_MATERIALIZE || (h_)->v) put32x4((o), (h_)->v, mode);        \
+        if (mode == H16_MATERIALIZE && __builtin_expect((h_)->n > 4, 0))            \
+            memset((o) + 16, 0, 4 * (size_t)((h_)->n - 4));                         \
+        if ((h_)->esc != 255) {                                                     \
+            const uint32_t nb_ = (h_)->ebits;                                       \
+            const uint32_t z_ = (1u << nb_) | (uint32_t)(((x_) >> (h_)->bits) &     \
+                                                         ((1ull << nb_) - 1));      \
+            h32_put((o) + 4 * (h_)->esc, z_, mode);                                 \
+        }                                                                           \
+        (o) += 4 * (size_t)(h_)->n;                                                 \
+    } while (0)
+
+/* One step of a stream: 8 bytes read at pos / 8 (>= 57 bits: an entry's codes
+ * and its escape's bits). */
+#define H32_STEP(s, pos, o)                                                         \
+    do {                                                                            \
+        uint64_t x_;                                                                \
+        memcpy(&x_, (s) + ((pos) >> 3), 8);                                         \
+        x_ >>= (pos) & 7;                                                           \
+        const h32_entry *h_ = &t[x_ & mask];                                        \
+        H32_APPLY(h_, x_, o);                                                       \
+        (pos) += (uint64_t)h_->bits + h_->ebits;                                    \
+    } while (0)
+
+static inline __attribute__((always_inline)) void h32_joint(const uint8_t *const *s,
+                                                            uint64_t *pos, const uint64_t *lim,
+                                                            uint8_t **o, uint8_t *const *e,
+                                                            const h32_entry *t,
+                                                            const uint64_t mask, const int mode) {
+    const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+    uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
+    const uint64_t l0 = lim[0] - 2 * H32_STEP_BITS, l1 = lim[1] - 2 * H32_STEP_BITS,
+                   l2 = lim[2] - 2 * H32_STEP_BITS, l3 = lim[3] - 2 * H32_STEP_BITS;
+    uint8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
+    uint8_t *const e0 = e[0], *const e1 = e[1], *const e2 = e[2], *const e3 = e[3];
+    while (p0 <= l0 && p1 <= l1 && p2 <= l2 && p3 <= l3 && e0 - o0 >= 2 * H32_MARGIN &&
+           e1 - o1 >= 2 * H32_MARGIN && e2 - o2 >= 2 * H32_MARGIN &&
+           e3 - o3 >= 2 * H32_MARGIN) {
+        for (int k = 0; k < 2; k++) {
+            H32_STEP(s0, p0, o0);
+            H32_STEP(s1, p1, o1);
+            H32_STEP(s2, p2, o2);
+            H32_STEP(s3, p3, o3);
+        }
+    }
+    pos[0] = p0, pos[1] = p1, pos[2] = p2, pos[3] = p3;
+    o[0] = o0, o[1] = o1, o[2] = o2, o[3] = o3;
+}
+
+static int h32_decode4(const uint8_t *src, const Py_ssize_t *sizes, const h32_tables *tab,
+                       int tb, uint8_t *out, Py_ssize_t n, int mode) {
+    const h32_entry *t = tab->t;
+    const uint64_t mask = ((uint64_t)1 << tb) - 1;
+    const uint8_t *s[4];
+    uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
+    uint8_t *o[4], *e[4];
+    Py_ssize_t off = 0;
+    for (int q = 0; q < 4; q++) {
+        Py_ssize_t lo, hi;
+        huff_bounds(n, q, &lo, &hi);
+        s[q] = src + off;
+        off += sizes[q];
+        lim[q] = sizes[q] >= 8 ? (uint64_t)(sizes[q] - 8) * 8 + 7 : 0;
+        o[q] = out + 4 * lo;
+        e[q] = out + 4 * hi;
+    }
+    if (lim[0] >= 128 && lim[1] >= 128 && lim[2] >= 128 && lim[3] >= 128) {
+        if (mode == H16_ADD) h32_joint(s, pos, lim, o, e, t, mask, H16_ADD);
+        else if (mode == H16_XOR) h32_joint(s, pos, lim, o, e, t, mask, H16_XOR);
+        else h32_joint(s, pos, lim, o, e, t, mask, H16_MATERIALIZE);
+    }
+    for (int q = 0; q < 4; q++) {
+        uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
+        uint8_t *w = o[q];
+        while (sizes[q] >= 8 && p <= lim[q] && e[q] - w >= H32_MARGIN)
+            H32_STEP(s[q], p, w);
+        while (w < e[q]) { /* one code at a time, reads and writes bounded */
+            uint64_t v = 0;
+            Py_ssize_t b = (Py_ssize_t)(p >> 3);
+            if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
+            v >>= p & 7;
+            const uint32_t idx = (uint32_t)(v & mask), tok = tab->tok1[idx],
+                           len1 = tab->len1[idx];
+            if (!len1) return 0;
+            p += len1;
+            if (tok >= H16_LIT) {
+                size_t run = 4 * (size_t)H16_RUN[tok - H16_LIT];
+                if ((size_t)(e[q] - w) < run) return 0;
+                if (mode == H16_MATERIALIZE) memset(w, 0, run);
+                w += run;
+            } else {
+                uint32_t z = tok;
+                if (e[q] - w < 4) return 0;
+                if (tok >= H32_LIT) { /* its raw bits: up to 31, maybe past this 8-byte read */
+                    const uint32_t nb = H32_CLASS_BITS + tok - H32_LIT;
+                    uint64_t r = 0;
+                    Py_ssize_t rb = (Py_ssize_t)(p >> 3);
+                    if (p + nb > bits) return 0;
+                    memcpy(&r, s[q] + rb, sizes[q] - rb < 8 ? (size_t)(sizes[q] - rb) : 8);
+                    z = (1u << nb) | (uint32_t)((r >> (p & 7)) & ((1ull << nb) - 1));
+                    p += nb;
+                }
+                h32_put(w, z, mode);
+                w += 4;
+            }
+            if (p > bits) return 0;
+        }
+        if (w != e[q] || (p + 7) / 8 != (uint64_t)sizes[q]) return 0;
+    }
+    return 1;
+}
+
+/* h32_decode(streams, (4 sizes), packed lengths[132], out, mode): mode 0 writes
+ * the elements, 1 adds their un-zigzagged values onto out, 2 XORs them in;
+ * ValueError when corrupt. */
+static PyObject *k_h32_decode(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer src, lens, out;
+    Py_ssize_t sizes[4];
+    int mode;
+    if (!PyArg_ParseTuple(args, "y*(nnnn)y*w*i", &src, &sizes[0], &sizes[1], &sizes[2],
+                          &sizes[3], &lens, &out, &mode))
+        return NULL;
+    PyObject *result = NULL;
+    h32_tables *t = NULL;
+    int ok = 0;
+    Py_ssize_t total = 0;
+    for (int q = 0; q < 4; q++) {
+        if (sizes[q] < 0) total = -1;
+        if (total >= 0) total += sizes[q];
+    }
+    if (lens.len != HUFF_TOKENS / 2 || total != src.len || out.len % 4 || mode < 0 || mode > 2) {
+        PyErr_SetString(PyExc_ValueError, "h32_decode: bad lengths, sizes or mode");
+        goto done;
+    }
+    t = PyMem_RawMalloc(sizeof(h32_tables));
+    if (t == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    uint8_t lengths[HUFF_TOKENS];
+    for (int i = 0; i < HUFF_TOKENS / 2; i++) {
+        lengths[2 * i] = ((const uint8_t *)lens.buf)[i] & 15;
+        lengths[2 * i + 1] = ((const uint8_t *)lens.buf)[i] >> 4;
+    }
+    int tb = h32_table(lengths, mode, t);
+    ok = tb && h32_decode4(src.buf, sizes, t, tb, out.buf, out.len / 4, mode);
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "h32_decode: corrupt stream");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(t);
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&lens);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 /* empty_bytearray(n): a bytearray whose bytes are NOT zeroed, for outputs that
  * the decoder overwrites entirely (bytearray(n) memsets them first). */
 static PyObject *k_empty_bytearray(PyObject *self, PyObject *args) {
@@ -1320,6 +1708,9 @@ static PyMethodDef methods[] = {
     {"h16_hist", k_h16_hist, METH_VARARGS, "h16_hist(z) -> token counts"},
     {"h16_encode", k_h16_encode, METH_VARARGS, "h16_encode(z, lengths, out, escapes)"},
     {"h16_decode", k_h16_decode, METH_VARARGS, "h16_decode(streams, sizes, escapes, counts, lengths, out, mode)"},
+    {"h32_hist", k_h32_hist, METH_VARARGS, "h32_hist(z) -> token counts"},
+    {"h32_encode", k_h32_encode, METH_VARARGS, "h32_encode(z, lengths, out) -> sizes"},
+    {"h32_decode", k_h32_decode, METH_VARARGS, "h32_decode(streams, sizes, lengths, out, mode)"},
     {"join_apply", k_join_apply, METH_VARARGS, "join_apply(planes, width, sub, dst): in place"},
     {NULL, NULL, 0, NULL},
 };

@@ -382,3 +382,141 @@ def decode16_python(
             raise CodecError("corrupt huff16 stream: unused bytes or escapes")
         off += sizes[q]
     target[:] = np.array(values, dtype="<u2").view(np.uint8)
+
+
+# ------------------------------------------------ huff32: 4-byte delta elements
+
+H32_LIT = 223
+H32_CLASS_BITS = 7
+_H32_HEADER = TOKENS // 2 + 16
+H32_STEP_BITS = H16_MAX_LEN + 31  # an entry's codes plus its escape's raw bits
+
+
+def _h32_parts(payload: memoryview) -> tuple[memoryview, tuple[int, ...], memoryview]:
+    if len(payload) < _H32_HEADER:
+        raise CodecError("huff32 stream too short")
+    lengths = payload[: TOKENS // 2]
+    sizes = _SIZES.unpack(payload[TOKENS // 2 : _H32_HEADER])
+    if _H32_HEADER + sum(sizes) != len(payload):
+        raise CodecError(f"huff32 stream sizes {sizes} do not match its {len(payload)} bytes")
+    return lengths, sizes, payload[_H32_HEADER:]
+
+
+def h32_token_counts(z: np.ndarray) -> np.ndarray:
+    """Token counts (264, int64) of the 4-byte elements ``z`` (uint8 view)."""
+    kernels = native.KERNELS
+    if kernels is None:
+        raise CodecError("huff32 needs the C kernels")
+    return np.frombuffer(kernels.h32_hist(z), dtype=np.uint64).astype(np.int64)
+
+
+def h32_escapes(counts: np.ndarray) -> int:
+    """How many elements the token counts code with raw bits (a class token)."""
+    return int(counts[H32_LIT:H16_LIT].sum())
+
+
+def h32_size(counts: np.ndarray, elements: int) -> tuple[int, np.ndarray]:
+    """(``huff32`` stream size in bytes, within 4, and the code lengths) from token
+    counts: known before encoding, so the caller can weigh it against byte planes."""
+    lengths = code_lengths(counts, table_bits(elements, int(np.count_nonzero(counts))))
+    raw_bits = counts[H32_LIT:H16_LIT] @ np.arange(H32_CLASS_BITS, H32_CLASS_BITS + 25)
+    code_bits = counts @ lengths.astype(np.int64)
+    return _H32_HEADER + int(code_bits + raw_bits) // 8 + 4, lengths
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Huffman32(Parameterless):
+    """``huff32``: a delta of 4-byte elements (zigzag or XOR) coded whole, not as
+    byte planes, for fp32 fine-tuning deltas: token 1..222 = that value, ``223 +
+    j`` = a value of bit length ``8 + j`` whose ``7 + j`` bits below the leading
+    one follow its code raw (DEFLATE's extra bits: the noisy low mantissa bits
+    cost exactly their width and no table lookup), ``248 + k`` = ``H16_RUNS[k]``
+    zero elements; token 0 is unused. The ``huff`` code machinery otherwise
+    (lengths, 4 streams of element quarters, LSB-first). Restoring adds the
+    decoded deltas onto the base in the same pass (``apply_into``): no byte
+    planes are decoded or joined.
+
+    Layout: ``code lengths (132 bytes) | 4 x u32 stream sizes | 4 bitstreams``.
+    """
+
+    codec_id = "huff32"
+
+    def encode(self, data: memoryview) -> bytes:
+        z = np.frombuffer(data, dtype=np.uint8)
+        if z.size % 4:
+            raise CodecError("huff32 needs whole 4-byte elements")
+        counts = h32_token_counts(z)
+        return self.encode_counted(z, h32_size(counts, z.size // 4)[1])
+
+    def encode_counted(self, z: np.ndarray, lengths: np.ndarray) -> bytes:
+        """``encode`` with the code lengths the caller already has (``h32_size``)."""
+        kernels = native.KERNELS
+        if kernels is None:
+            raise CodecError("the huff32 encoder needs the C kernels")
+        out = scratch("huff.out", (H32_STEP_BITS * (z.size // 4) + 7) // 8 + 12)
+        sizes = kernels.h32_encode(z, lengths, out)
+        return _pack_lengths(lengths) + _SIZES.pack(*sizes) + out[: sum(sizes)].tobytes()
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        self._decode(payload, out, None)
+
+    def apply_into(self, payload: memoryview, out: memoryview, op: str) -> None:
+        """``out`` holds the base: add (``op="sub"``: un-zigzagged) or XOR the
+        decoded elements onto it, in one pass (needs the C kernels)."""
+        self._decode(payload, out, op)
+
+    def _decode(self, payload: memoryview, out: memoryview, op: str | None) -> None:
+        lengths, sizes, body = _h32_parts(payload)
+        if len(out) % 4:
+            raise CodecError("huff32 decodes whole 4-byte elements")
+        kernels = native.KERNELS
+        if kernels is None:
+            if op is not None:
+                raise CodecError("huff32 apply_into needs the C kernels")
+            target = np.frombuffer(out, dtype=np.uint8)
+            decode32_python(body, sizes, _unpack_lengths(lengths), target)
+            return
+        try:
+            kernels.h32_decode(body, sizes, lengths, out, _MODES[op])
+        except ValueError as exc:
+            raise CodecError(f"corrupt huff32 stream: {exc}") from None
+
+
+def decode32_python(
+    body: memoryview, sizes: tuple[int, ...], lengths: np.ndarray, target: np.ndarray
+) -> None:
+    """Token-at-a-time decode of a ``huff32`` stream (hosts without the C kernels)."""
+    if lengths[0]:
+        raise CodecError("corrupt huff32 stream: token 0 has a code")
+    token, size = _lookup(lengths, H16_MAX_LEN)
+    n = target.size // 4
+    m = (n + 3) // 4
+    data = bytes(body) + bytes(8)
+    values: list[int] = []
+    off = 0
+    for q in range(4):
+        hi = min((q + 1) * m, n)
+        pos, bits = off * 8, (off + sizes[q]) * 8
+        while len(values) < hi:
+            b = pos >> 3
+            window = int.from_bytes(data[b : b + 8], "little") >> (pos & 7)
+            idx = window & ((1 << H16_MAX_LEN) - 1)
+            if not size[idx]:
+                raise CodecError("corrupt huff32 stream: no code")
+            t = token[idx]
+            pos += size[idx]
+            if t >= H16_LIT:
+                values.extend([0] * H16_RUNS[t - H16_LIT])
+            elif t < H32_LIT:
+                values.append(t)
+            else:  # a class: its raw bits follow the code
+                nb = H32_CLASS_BITS + t - H32_LIT
+                values.append((1 << nb) | (window >> size[idx]) & ((1 << nb) - 1))
+                pos += nb
+            if pos > bits or len(values) > hi:
+                raise CodecError("corrupt huff32 stream: runs past its end")
+        if (pos + 7) // 8 != off + sizes[q]:
+            raise CodecError("corrupt huff32 stream: unused bytes")
+        off += sizes[q]
+    target[:] = np.array(values, dtype="<u4").view(np.uint8)
