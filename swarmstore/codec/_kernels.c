@@ -1305,12 +1305,16 @@ done:
 #define H32_CLASS_BITS 7 /* token H32_LIT carries b - 1 = 7 raw bits */
 #define H32_STEP_BITS (H16_MAXLEN + 31) /* an entry's codes and its escape's bits */
 
+/* 16 bytes, so that an escape costs a shift, an AND and an OR: the decoder is
+ * instruction-bound on deltas where most elements are escapes. */
 typedef struct {
     uint32_t v;    /* 4 lanes of 8 bits: values (materialize, XOR) or int8 deltas (ADD) */
+    uint32_t lead; /* an escape's leading one (1 << its raw bits), 0: no escape */
+    uint32_t emask; /* its raw bits' mask */
     uint8_t n;     /* elements covered */
     uint8_t bits;  /* code bits taken (H16_MAXLEN + 1: no valid code) */
-    uint8_t esc;   /* lane of a class escape, 255: none */
-    uint8_t ebits; /* raw bits after the codes (that escape's), 0: none */
+    uint8_t step;  /* code bits and the escape's raw bits */
+    uint8_t esc4;  /* byte offset of the escape's lane */
 } h32_entry;
 
 typedef struct {
@@ -1368,8 +1372,7 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
     for (uint32_t i = 0; i < size; i++) {
         h32_entry e;
         memset(&e, 0, sizeof e);
-        e.esc = 255;
-        uint32_t pos = 0;
+        uint32_t pos = 0, ebits = 0;
         for (;;) {
             uint32_t idx = i >> pos, l = l1[idx], tok = s1[idx];
             if (!l || l > tb - pos) break;
@@ -1382,8 +1385,10 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
             }
             if (e.n >= 4) break;
             if (tok >= H32_LIT) { /* a class escape ends the entry: its raw bits follow */
-                e.esc = e.n;
-                e.ebits = (uint8_t)(H32_CLASS_BITS + tok - H32_LIT);
+                ebits = H32_CLASS_BITS + tok - H32_LIT;
+                e.esc4 = (uint8_t)(4 * e.n);
+                e.lead = 1u << ebits;
+                e.emask = e.lead - 1;
                 e.n++;
                 pos += l;
                 break;
@@ -1395,6 +1400,7 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
             pos += l;
         }
         e.bits = e.n ? (uint8_t)pos : H16_MAXLEN + 1;
+        e.step = (uint8_t)(e.bits + ebits);
         tab->t[i] = e;
     }
     return (int)tb;
@@ -1519,12 +1525,9 @@ done:
         if (mode == H16_MATERIALIZE || (h_)->v) put32x4((o), (h_)->v, mode);        \
         if (mode == H16_MATERIALIZE && __builtin_expect((h_)->n > 4, 0))            \
             memset((o) + 16, 0, 4 * (size_t)((h_)->n - 4));                         \
-        if ((h_)->esc != 255) {                                                     \
-            const uint32_t nb_ = (h_)->ebits;                                       \
-            const uint32_t z_ = (1u << nb_) | (uint32_t)(((x_) >> (h_)->bits) &     \
-                                                         ((1ull << nb_) - 1));      \
-            h32_put((o) + 4 * (h_)->esc, z_, mode);                                 \
-        }                                                                           \
+        if ((h_)->lead)                                                             \
+            h32_put((o) + (h_)->esc4,                                               \
+                    ((uint32_t)((x_) >> (h_)->bits) & (h_)->emask) | (h_)->lead, mode); \
         (o) += 4 * (size_t)(h_)->n;                                                 \
     } while (0)
 
@@ -1537,7 +1540,7 @@ done:
         x_ >>= (pos) & 7;                                                           \
         const h32_entry *h_ = &t[x_ & mask];                                        \
         H32_APPLY(h_, x_, o);                                                       \
-        (pos) += (uint64_t)h_->bits + h_->ebits;                                    \
+        (pos) += h_->step;                                                          \
     } while (0)
 
 static inline __attribute__((always_inline)) void h32_joint(const uint8_t *const *s,
