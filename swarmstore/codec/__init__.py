@@ -29,9 +29,10 @@ Modules, one transform each (zarr-style: registered id + JSON config):
   (huffman-only zstd), ``lz4``; ``nibbles``: ``nibpairs`` (exponent bytes as
   4-bit codes, two per byte, then huffman); ``huffman``: ``huff`` (a plane as
   Huffman codes with runs of its commonest byte, decoded several bytes per
-  table lookup) and ``huff16`` (a 2-byte float delta coded whole, restored in
-  one fused pass onto its base) -- delta coders chosen because they decode
-  fast: restoring a delta should cost little more than its keyframe;
+  table lookup), ``huff16`` and ``huff32`` (a 2- or 4-byte float delta coded
+  whole -- small values, zero runs, escapes -- restored in one fused pass onto
+  its base) -- delta coders chosen because they decode fast: restoring a delta
+  should cost little more than its keyframe;
 - ``frame``: frame layout and versioning; ``registry``: id -> class;
 - ``pipeline``: policy choices, encode/decode of one chunk.
 
@@ -39,7 +40,7 @@ Speed: the byte transforms (plane split/join with sign rotation, nibble
 packing, delta) run as single-pass C kernels (``_kernels.c``, an optional
 extension built by ``pip install``) or, where it did not build, as their numpy
 twins; the frames are byte-identical either way (``native``), except that
-only a host with the kernels writes ``huff``/``huff16`` (their fast decoders
+only a host with the kernels writes ``huff``/``huff16``/``huff32`` (their fast decoders
 are C; the Python twins decode them, slowly).
 
 Every frame carries an xxh3 checksum of the raw chunk, so a garbled frame or a
