@@ -858,6 +858,14 @@ done:
  * fused decoder adds a whole entry onto the base with one 64-bit SWAR add and
  * skips zero runs without touching memory: the delta is never materialized. */
 #define H16_LIT 248
+/* 4-bit packed code lengths (low nibble first) -> HUFF_TOKENS lengths. */
+static void unpack_lengths(const uint8_t *packed, uint8_t *lengths) {
+    for (int i = 0; i < HUFF_TOKENS / 2; i++) {
+        lengths[2 * i] = packed[i] & 15;
+        lengths[2 * i + 1] = packed[i] >> 4;
+    }
+}
+
 static const uint16_t H16_RUN[16] = {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128};
 static uint8_t h16_run_token[129]; /* largest k with H16_RUN[k] <= L */
 
@@ -971,6 +979,17 @@ static int h16_table(const uint8_t *len, int mode, h16_tables *tab) {
     return (int)tb;
 }
 
+/* Calls EMIT(tok) for the run tokens of ``len`` zero elements (huff16, huff32). */
+#define H16_RUNS_OF(len, EMIT)                                                      \
+    do {                                                                            \
+        Py_ssize_t L_ = (len);                                                      \
+        while (L_ > 0) {                                                            \
+            uint32_t k_ = h16_run_token[L_], tok = H16_LIT + k_;                    \
+            EMIT;                                                                   \
+            L_ -= H16_RUN[k_];                                                      \
+        }                                                                           \
+    } while (0)
+
 /* Calls EMIT(tok) for the tokens of z[lo..hi) and ESC(value) before an escape. */
 #define H16_TOKENIZE(z, lo, hi, EMIT, ESC)                                          \
     do {                                                                            \
@@ -987,12 +1006,7 @@ static int h16_table(const uint8_t *len, int mode, h16_tables *tab) {
             }                                                                       \
             Py_ssize_t j_ = i_ + 1;                                                 \
             while (j_ < (hi) && j_ - i_ < 128 && (z)[2 * j_] == 0 && (z)[2 * j_ + 1] == 0) j_++; \
-            Py_ssize_t L_ = j_ - i_;                                                \
-            while (L_ > 0) {                                                        \
-                uint32_t k_ = h16_run_token[L_], tok = H16_LIT + k_;                \
-                EMIT;                                                               \
-                L_ -= H16_RUN[k_];                                                  \
-            }                                                                       \
+            H16_RUNS_OF(j_ - i_, EMIT);                                             \
             i_ = j_;                                                                \
         }                                                                           \
     } while (0)
@@ -1269,10 +1283,7 @@ static PyObject *k_h16_decode(PyObject *self, PyObject *args) {
     }
     Py_BEGIN_ALLOW_THREADS;
     uint8_t lengths[HUFF_TOKENS];
-    for (int i = 0; i < HUFF_TOKENS / 2; i++) {
-        lengths[2 * i] = ((const uint8_t *)lens.buf)[i] & 15;
-        lengths[2 * i + 1] = ((const uint8_t *)lens.buf)[i] >> 4;
-    }
+    unpack_lengths(lens.buf, lengths);
     int tb = h16_table(lengths, mode, t);
     ok = tb && h16_decode4(src.buf, sizes, escb.buf, counts, t, tb, out.buf, out.len / 2, mode);
     Py_END_ALLOW_THREADS;
@@ -1434,12 +1445,7 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
                 if (w_) break;                                                      \
                 j_++;                                                               \
             }                                                                       \
-            Py_ssize_t L_ = j_ - i_;                                                \
-            while (L_ > 0) {                                                        \
-                uint32_t k_ = h16_run_token[L_], tok = H16_LIT + k_;                \
-                EMIT;                                                               \
-                L_ -= H16_RUN[k_];                                                  \
-            }                                                                       \
+            H16_RUNS_OF(j_ - i_, EMIT);                                             \
             i_ = j_;                                                                \
         }                                                                           \
     } while (0)
@@ -1661,10 +1667,7 @@ static PyObject *k_h32_decode(PyObject *self, PyObject *args) {
     }
     Py_BEGIN_ALLOW_THREADS;
     uint8_t lengths[HUFF_TOKENS];
-    for (int i = 0; i < HUFF_TOKENS / 2; i++) {
-        lengths[2 * i] = ((const uint8_t *)lens.buf)[i] & 15;
-        lengths[2 * i + 1] = ((const uint8_t *)lens.buf)[i] >> 4;
-    }
+    unpack_lengths(lens.buf, lengths);
     int tb = h32_table(lengths, mode, t);
     ok = tb && h32_decode4(src.buf, sizes, t, tb, out.buf, out.len / 4, mode);
     Py_END_ALLOW_THREADS;

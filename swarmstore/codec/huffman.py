@@ -282,9 +282,27 @@ def _h16_parts(
     return lengths, sizes, escapes, payload[_H16_HEADER:start], payload[start:]
 
 
+class _WholeElements:
+    """The two entry points of a delta coded whole (``huff16``, ``huff32``): decode
+    the elements, or add them onto the base in the same pass."""
+
+    __slots__ = ()
+
+    def decode_into(self, payload: memoryview, out: memoryview) -> None:
+        self._decode(payload, out, None)
+
+    def apply_into(self, payload: memoryview, out: memoryview, op: str) -> None:
+        """``out`` holds the base: add (``op="sub"``: un-zigzagged) or XOR the
+        decoded elements onto it, in one pass (needs the C kernels)."""
+        self._decode(payload, out, op)
+
+    def _decode(self, payload: memoryview, out: memoryview, op: str | None) -> None:
+        raise NotImplementedError
+
+
 @register
 @dataclass(frozen=True, slots=True)
-class Huffman16(Parameterless):
+class Huffman16(_WholeElements, Parameterless):
     """``huff16``: a delta of 2-byte elements (zigzag or XOR) coded whole, not as
     byte planes: token 0 = escape (the element is the next u16 of the escape
     list), 1..247 = that value, ``248 + k`` = ``H16_RUNS[k]`` zero elements;
@@ -313,14 +331,6 @@ class Huffman16(Parameterless):
         sizes, n_esc = counts[:4], sum(counts[4:])
         head = _pack_lengths(lengths) + _COUNTS.pack(*counts)
         return head + escapes[: 2 * n_esc].tobytes() + out[: sum(sizes)].tobytes()
-
-    def decode_into(self, payload: memoryview, out: memoryview) -> None:
-        self._decode(payload, out, None)
-
-    def apply_into(self, payload: memoryview, out: memoryview, op: str) -> None:
-        """``out`` holds the base: add (``op="sub"``: un-zigzagged) or XOR the
-        decoded elements onto it, in one pass (needs the C kernels)."""
-        self._decode(payload, out, op)
 
     def _decode(self, payload: memoryview, out: memoryview, op: str | None) -> None:
         lengths, sizes, escapes, esc_bytes, body = _h16_parts(payload)
@@ -426,7 +436,7 @@ def h32_size(counts: np.ndarray, elements: int) -> tuple[int, np.ndarray]:
 
 @register
 @dataclass(frozen=True, slots=True)
-class Huffman32(Parameterless):
+class Huffman32(_WholeElements, Parameterless):
     """``huff32``: a delta of 4-byte elements (zigzag or XOR) coded whole, not as
     byte planes, for fp32 fine-tuning deltas: token 1..222 = that value, ``223 +
     j`` = a value of bit length ``8 + j`` whose ``7 + j`` bits below the leading
@@ -457,14 +467,6 @@ class Huffman32(Parameterless):
         out = scratch("huff.out", (H32_STEP_BITS * (z.size // 4) + 7) // 8 + 12)
         sizes = kernels.h32_encode(z, lengths, out)
         return _pack_lengths(lengths) + _SIZES.pack(*sizes) + out[: sum(sizes)].tobytes()
-
-    def decode_into(self, payload: memoryview, out: memoryview) -> None:
-        self._decode(payload, out, None)
-
-    def apply_into(self, payload: memoryview, out: memoryview, op: str) -> None:
-        """``out`` holds the base: add (``op="sub"``: un-zigzagged) or XOR the
-        decoded elements onto it, in one pass (needs the C kernels)."""
-        self._decode(payload, out, op)
 
     def _decode(self, payload: memoryview, out: memoryview, op: str | None) -> None:
         lengths, sizes, body = _h32_parts(payload)
