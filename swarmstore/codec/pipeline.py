@@ -18,6 +18,7 @@ import zstandard
 from swarmstore.codec import frame as framing
 from swarmstore.codec import native
 from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals, decompress_zstd
+from swarmstore.codec.decay import Decay, detect
 from swarmstore.codec.delta import Delta
 from swarmstore.codec.huffman import (
     Huffman,
@@ -322,21 +323,26 @@ def encode_chunk(
     if floating and _rotates(plane_width, mode):
         full_s = SignBitLast(plane_width).encode(full_s)
     full_cost = _estimate(full_s, plane_width, n)
-    options = sorted(
-        ((_estimate(Delta(op, dwidth).encode(target_s, base_s), dwidth, n), op) for op in ops),
-        key=lambda o: o[0],
-    )
+    options: list[tuple[float, str, Decay | None]] = [
+        (_estimate(Delta(op, dwidth).encode(target_s, base_s), dwidth, n), op, None) for op in ops
+    ]
+    decay = _decay_for(dtype, mode, target_s, base_s)
+    if decay is not None:  # AdamW-decayed parameters: subtract the prediction, not the base
+        predicted = Delta("sub", 4).encode(target_s, decay.predicted(base_s))
+        options.append((_estimate(predicted, 4, n), "sub", decay))
+    options.sort(key=lambda o: o[0])
     tried = options if mode == "max" else options[:1]
     best: EncodedFrame | None = None
-    for estimate, op in tried:
+    for estimate, op, decayed in tried:
         codec = Delta(op, dwidth)
-        delta = codec.encode(data, base_u8)
+        chain: list[Any] = [codec] if decayed is None else [decayed, codec]
+        delta = codec.encode(data, base_u8 if decayed is None else decayed.predicted(base_u8))
         if dwidth == 2 and floating and mode == "auto" and huffman_available():
-            f = _encode_delta16(n, digest, codec, delta, estimate)
+            f = _encode_delta16(n, digest, chain, delta, estimate)
         elif dwidth == 4 and floating and mode == "auto" and huffman_available():
-            f = _encode_delta32(n, digest, codec, delta, estimate)
+            f = _encode_delta32(n, digest, chain, delta, estimate)
         else:
-            f = _frame(n, digest, _encode_with(delta, [codec], dwidth, mode, True), is_delta=True)
+            f = _frame(n, digest, _encode_with(delta, chain, dwidth, mode, True), is_delta=True)
         if best is None or len(f.frame) < len(best.frame):
             best = f
     assert best is not None
@@ -346,8 +352,16 @@ def encode_chunk(
     return best if len(best.frame) < len(full.frame) else full
 
 
+def _decay_for(dtype: str, mode: str, target: np.ndarray, base: np.ndarray) -> Decay | None:
+    """A weight-decay prediction for an fp32 chunk's sample, when one fits."""
+    info = dtype_info(dtype)
+    if info.kind != "float" or info.itemsize != 4 or mode not in ("auto", "max"):
+        return None
+    return detect(target, base)
+
+
 def _encode_delta16(
-    n: int, digest: str, codec: Delta, delta: np.ndarray, estimate: float
+    n: int, digest: str, chain: list[Any], delta: np.ndarray, estimate: float
 ) -> EncodedFrame:
     """A 2-byte float delta as ``huff16`` when that is within ``_HUFF16_SLACK`` of
     its byte-plane coding (checked first against the sample's order-0 estimate
@@ -358,16 +372,16 @@ def _encode_delta16(
     def close(size: float, ours: int = len(whole), total: int = n) -> bool:
         return ours <= max(ratio * size, size + extra * total)
 
-    if not close(estimate) and not _close_on_sample(delta, codec, close):
-        planes = _frame(n, digest, _encode_with(delta, [codec], 2, "auto", True), is_delta=True)
+    if not close(estimate) and not _close_on_sample(delta, chain, close):
+        planes = _frame(n, digest, _encode_with(delta, chain, 2, "auto", True), is_delta=True)
         if not close(len(planes.frame)):
             return planes
-    encoded = ([codec_to_json(codec)], [codec_to_json(Huffman16())], [whole])
+    encoded = ([codec_to_json(c) for c in chain], [codec_to_json(Huffman16())], [whole])
     return _frame(n, digest, encoded, is_delta=True)
 
 
 def _encode_delta32(
-    n: int, digest: str, codec: Delta, delta: np.ndarray, estimate: float
+    n: int, digest: str, chain: list[Any], delta: np.ndarray, estimate: float
 ) -> EncodedFrame:
     """A 4-byte float delta as ``huff32`` when few of its elements need raw bits
     (where its decoder beats the byte planes') and its exact size, known from the
@@ -382,7 +396,7 @@ def _encode_delta32(
         return size <= max(ratio * planes, planes + max(extra * n, 256))
 
     def as_planes() -> EncodedFrame:
-        return _frame(n, digest, _encode_with(delta, [codec], 4, "auto", True), is_delta=True)
+        return _frame(n, digest, _encode_with(delta, chain, 4, "auto", True), is_delta=True)
 
     if n > _SMALL and h32_escapes(counts) > _HUFF32_ESCAPES * elements:
         return as_planes()
@@ -391,18 +405,18 @@ def _encode_delta32(
         if not close(len(planes.frame)):
             return planes
     whole = Huffman32().encode_counted(delta, lengths)
-    encoded = ([codec_to_json(codec)], [codec_to_json(Huffman32())], [whole])
+    encoded = ([codec_to_json(c) for c in chain], [codec_to_json(Huffman32())], [whole])
     return _frame(n, digest, encoded, is_delta=True)
 
 
-def _close_on_sample(delta: np.ndarray, codec: Delta, close: Any) -> bool:
+def _close_on_sample(delta: np.ndarray, chain: list[Any], close: Any) -> bool:
     """On a big chunk, compare the two codings on the sampled windows first:
     encoding every plane only to find ``huff16`` close enough doubled the cost
     of a delta encode."""
     sample = _sample(delta, 2)
     if sample.size * 4 > delta.size:
         return False
-    as_planes = sum(len(p) for p in _encode_with(sample, [codec], 2, "auto", True)[2])
+    as_planes = sum(len(p) for p in _encode_with(sample, chain, 2, "auto", True)[2])
     return bool(close(as_planes, len(Huffman16().encode(sample.data)), sample.size))
 
 
@@ -430,17 +444,20 @@ def _decode_v2_into(
         raise CodecError("malformed frame header: chain/streams/sizes missing")
     chain = [codec_from_json(s) for s in chain_json]
     streams = [codec_from_json(s) for s in streams_json]
-    # the chain is [delta]? [signbit]? [planes]?, in that order
+    # the chain is [decay]? [delta]? [signbit]? [planes]?, in that order
+    decay: Decay | None = None
     delta: Delta | None = None
     rotate: SignBitLast | None = None
     planer = BytePlanes(1)
     stage = 0
     for codec in chain:
-        order = {Delta: 1, SignBitLast: 2, BytePlanes: 3}.get(type(codec), 0)
+        order = {Decay: 1, Delta: 2, SignBitLast: 3, BytePlanes: 4}.get(type(codec), 0)
         if order <= stage:
             raise CodecError(f"unsupported codec chain {chain_json!r}")
         stage = order
-        if isinstance(codec, Delta):
+        if isinstance(codec, Decay):
+            decay = codec
+        elif isinstance(codec, Delta):
             delta = codec
         elif isinstance(codec, SignBitLast):
             rotate = codec
@@ -449,6 +466,8 @@ def _decode_v2_into(
     if any(not hasattr(s, "decode_into") for s in streams):
         raise CodecError(f"not a stream coder in {streams_json!r}")
     width = planer.width
+    if decay is not None and (delta is None or delta.op != "sub" or delta.width != 4):
+        raise CodecError(f"unsupported codec chain {chain_json!r}")
     if any(raw_length % c.width for c in (planer, delta, rotate) if c is not None):
         raise CodecError(f"{raw_length} bytes do not split into width {width}")
     if len(streams) != width or len(sizes) != width:
@@ -466,6 +485,11 @@ def _decode_v2_into(
         if base_u8.size != raw_length:
             raise CodecError(f"base has {base_u8.size} bytes, frame expects {raw_length}")
         same = base_is_out or _same_buffer(base_u8, out_u8)
+        if decay is not None:  # the delta is against the base's prediction: make it in ``out``
+            if not same and np.may_share_memory(base_u8, out_u8):
+                base_u8 = base_u8.copy()
+            decay.apply(base_u8, out_u8)
+            base_u8, same = out_u8, True
         in_place = same and rotate is None and delta.width == width
         if not in_place and not whole and np.may_share_memory(base_u8, out_u8):
             base_u8 = base_u8.copy()  # decoding overwrites ``out`` before it adds the base
