@@ -24,6 +24,9 @@ any later swarmstore can decode what an earlier one wrote.
 Modules, one transform each (zarr-style: registered id + JSON config):
 
 - ``delta``: ``Delta(op="sub"|"xor", width)`` against the parent chunk;
+- ``decay``: ``Decay(factor, steps)`` before a 4-byte ``sub`` delta: the base
+  as AdamW's weight decay would leave it (``factor`` applied ``steps`` times,
+  float32 rounding each), so parameters no gradient touched delta to zero;
 - ``planes``: ``BytePlanes(width)`` byte-plane split of floating elements;
 - ``coders``: per-plane stream coders ``raw``, ``zstd``, ``zstd-lit``
   (huffman-only zstd), ``lz4``; ``nibbles``: ``nibpairs`` (exponent bytes as

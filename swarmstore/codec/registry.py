@@ -2,11 +2,13 @@
 
 Two kinds of codec are chained in a frame (zarr-style, one transform each):
 
-- *transforms* (``delta``, ``planes``) map a chunk's bytes to bytes of the same
-  length (the ``planes`` transform regroups bytes so that plane ``i`` of every
-  element is contiguous);
+- *transforms* (``delta``, ``signbit``, ``planes``) map a chunk's bytes to bytes
+  of the same length (the ``planes`` transform regroups bytes so that plane
+  ``i`` of every element is contiguous); ``decay``, before ``delta``, maps the
+  base instead (the prediction the delta is taken against);
 - *stream coders* (``raw``, ``zstd``, ``zstd-lit``, ``lz4``, ``nibpairs``,
-  ``huff``, ``huff16``) compress one plane (``huff16``: a whole 2-byte delta).
+  ``huff``, ``huff16``, ``huff32``) compress one plane (``huff16`` / ``huff32``:
+  a whole 2- / 4-byte delta).
 
 Every codec has a registered ``codec_id`` and a JSON-able ``config``; the frame
 header stores ``{"id": codec_id, **config}`` so a later swarmstore can rebuild
