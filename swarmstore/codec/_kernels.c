@@ -64,9 +64,38 @@ static void join2(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, int rotat
     }
 }
 
+#if defined(__SSE2__)
+/* 16 elements of 4 planes -> 4 vectors of joined u32 (byte unpacks). */
+static inline void unpack4x16(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                              const uint8_t *p3, __m128i *z) {
+    const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p0);
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p1);
+    const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p2);
+    const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)p3);
+    const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+    const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+    z[0] = _mm_unpacklo_epi16(ab_lo, cd_lo);
+    z[1] = _mm_unpackhi_epi16(ab_lo, cd_lo);
+    z[2] = _mm_unpacklo_epi16(ab_hi, cd_hi);
+    z[3] = _mm_unpackhi_epi16(ab_hi, cd_hi);
+}
+#endif
+
 static void join4(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n, int rotate) {
     const uint8_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t i0 = 0;
+#if defined(__SSE2__) /* GCC's vectorization of the loop below ran at ~0.45 ns per element */
+    for (; i0 + 16 <= n; i0 += 16) {
+        __m128i z[4];
+        unpack4x16(p0 + i0, p1 + i0, p2 + i0, p3 + i0, z);
+        for (int k = 0; k < 4; k++) {
+            __m128i x = z[k];
+            if (rotate) x = _mm_or_si128(_mm_srli_epi32(x, 1), _mm_slli_epi32(x, 31));
+            _mm_storeu_si128((__m128i *)(void *)(dst + 4 * i0 + 16 * k), x);
+        }
+    }
+#endif
+    for (Py_ssize_t i = i0; i < n; i++) {
         uint32_t x = (uint32_t)p0[i] | ((uint32_t)p1[i] << 8) | ((uint32_t)p2[i] << 16) |
                      ((uint32_t)p3[i] << 24);
         if (rotate) x = rotr32(x);
@@ -465,6 +494,31 @@ JOIN_APPLY_LOOP(uint16_t, 2)
 JOIN_APPLY_LOOP(uint32_t, 4)
 JOIN_APPLY_LOOP(uint64_t, 8)
 
+#if defined(__SSE2__)
+/* join_apply_4 for "sub", 16 elements per step (GCC's vectorization of the
+ * generic loop ran at ~0.5 ns per element, this at ~0.27). */
+static void join_apply_4_sub(const uint8_t *const *p, uint8_t *dst, Py_ssize_t n) {
+    const uint8_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    const __m128i one = _mm_set1_epi32(1), zero = _mm_setzero_si128();
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i z[4];
+        unpack4x16(p0 + i, p1 + i, p2 + i, p3 + i, z);
+        uint8_t *o = dst + 4 * i;
+        for (int k = 0; k < 4; k++) {
+            const __m128i sign = _mm_sub_epi32(zero, _mm_and_si128(z[k], one));
+            const __m128i delta = _mm_xor_si128(_mm_srli_epi32(z[k], 1), sign);
+            __m128i *at = (__m128i *)(void *)(o + 16 * k);
+            _mm_storeu_si128(at, _mm_add_epi32(_mm_loadu_si128(at), delta));
+        }
+    }
+    if (i < n) {
+        const uint8_t *rest[4] = {p0 + i, p1 + i, p2 + i, p3 + i};
+        join_apply_4(rest, dst + 4 * i, n - i, 1);
+    }
+}
+#endif
+
 static PyObject *k_join_apply(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *seq;
@@ -486,6 +540,9 @@ static PyObject *k_join_apply(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS;
     if (width == 1) join_apply_1(ptrs, dst.buf, n, sub);
     else if (width == 2) join_apply_2(ptrs, dst.buf, n, sub);
+#if defined(__SSE2__)
+    else if (width == 4 && sub) join_apply_4_sub(ptrs, dst.buf, n);
+#endif
     else if (width == 4) join_apply_4(ptrs, dst.buf, n, sub);
     else join_apply_8(ptrs, dst.buf, n, sub);
     Py_END_ALLOW_THREADS;
