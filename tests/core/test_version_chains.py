@@ -4,13 +4,14 @@ in both delta layouts, and pruning versions in the middle leaves the rest exact.
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
 import torch
+from sqlalchemy import select
 
 from swarmstore import SwarmDatabaseManager
+from swarmstore.meta.tables import ChunkRow
 from tests.conftest import bits_equal
 
 
@@ -94,8 +95,7 @@ def test_adamw_fine_tune_saves_decay_deltas_that_restore_exactly(
         for i in random.Random(1).sample(range(len(chain)), len(chain)):
             restored = db.get_neural_model("s", "m", f"v{i}").weights
             assert all(bits_equal(restored[k], chain[i][k]) for k in chain[i]), i
-    conn = sqlite3.connect(tmp_path / "meta.sqlite3")
-    codecs = {row[0] for row in conn.execute("SELECT codec FROM tensor_chunks")}
-    conn.close()
+        with db._meta.read() as session:
+            codecs = set(session.scalars(select(ChunkRow.codec)))
     if KERNELS is not None:
         assert any(c.startswith("decay>delta.sub>") for c in codecs), codecs
