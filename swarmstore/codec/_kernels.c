@@ -1140,30 +1140,34 @@ static int h16_table(const uint8_t *len, int mode, h16_tables *tab) {
         }                                                                           \
     } while (0)
 
-static PyObject *k_h16_hist(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer zb;
-    if (!PyArg_ParseTuple(args, "y*", &zb)) return NULL;
-    if (zb.len % 2) {
-        PyBuffer_Release(&zb);
-        PyErr_SetString(PyExc_ValueError, "h16_hist: odd length");
-        return NULL;
+/* NAME(z) -> 264 token counts (u64) of the W-byte elements z over the 4 streams
+ * (what the escapes / raw bits add follows from the counts). */
+#define TOKEN_HIST(NAME, W, TOKENIZE, NO_EXTRA)                                     \
+    static PyObject *NAME(PyObject *self, PyObject *args) {                        \
+        (void)self;                                                                 \
+        Py_buffer zb;                                                               \
+        if (!PyArg_ParseTuple(args, "y*", &zb)) return NULL;                        \
+        if (zb.len % (W)) {                                                         \
+            PyBuffer_Release(&zb);                                                  \
+            PyErr_SetString(PyExc_ValueError, #NAME ": not whole elements");        \
+            return NULL;                                                            \
+        }                                                                           \
+        uint64_t c[HUFF_TOKENS];                                                    \
+        memset(c, 0, sizeof c);                                                     \
+        const uint8_t *z = zb.buf;                                                  \
+        Py_ssize_t n = zb.len / (W);                                                \
+        Py_BEGIN_ALLOW_THREADS;                                                     \
+        for (int q = 0; q < 4; q++) {                                               \
+            Py_ssize_t lo, hi;                                                      \
+            huff_bounds(n, q, &lo, &hi);                                            \
+            TOKENIZE(z, lo, hi, { c[tok]++; }, NO_EXTRA);                           \
+        }                                                                           \
+        Py_END_ALLOW_THREADS;                                                       \
+        PyBuffer_Release(&zb);                                                      \
+        return PyBytes_FromStringAndSize((const char *)c, sizeof c);               \
     }
-    uint64_t c[HUFF_TOKENS];
-    memset(c, 0, sizeof c);
-    const uint8_t *z = zb.buf;
-    Py_ssize_t n = zb.len / 2;
-    Py_BEGIN_ALLOW_THREADS;
-    for (int q = 0; q < 4; q++) {
-        Py_ssize_t lo, hi;
-        huff_bounds(n, q, &lo, &hi);
 #define H16_NOESC(v) (void)(v)
-        H16_TOKENIZE(z, lo, hi, { c[tok]++; }, H16_NOESC);
-    }
-    Py_END_ALLOW_THREADS;
-    PyBuffer_Release(&zb);
-    return PyBytes_FromStringAndSize((const char *)c, sizeof c);
-}
+TOKEN_HIST(k_h16_hist, 2, H16_TOKENIZE, H16_NOESC)
 
 /* h16_encode(z, lengths[264], out, escapes) -> (4 stream sizes, 4 escape counts).
  * out: (11 n + 7) / 8 + 12 bytes; escapes: 2 n bytes (u16 LE, stream by stream). */
@@ -1579,31 +1583,8 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
         }                                                                           \
     } while (0)
 
-/* h32_hist(z) -> 264 token counts (u64): the raw bits follow from the class counts. */
-static PyObject *k_h32_hist(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer zb;
-    if (!PyArg_ParseTuple(args, "y*", &zb)) return NULL;
-    if (zb.len % 4) {
-        PyBuffer_Release(&zb);
-        PyErr_SetString(PyExc_ValueError, "h32_hist: length not a multiple of 4");
-        return NULL;
-    }
-    uint64_t c[HUFF_TOKENS];
-    memset(c, 0, sizeof c);
-    const uint8_t *z = zb.buf;
-    Py_ssize_t n = zb.len / 4;
-    Py_BEGIN_ALLOW_THREADS;
-    for (int q = 0; q < 4; q++) {
-        Py_ssize_t lo, hi;
-        huff_bounds(n, q, &lo, &hi);
 #define H32_NORAW(b, nb) (void)(b)
-        H32_TOKENIZE(z, lo, hi, { c[tok]++; }, H32_NORAW);
-    }
-    Py_END_ALLOW_THREADS;
-    PyBuffer_Release(&zb);
-    return PyBytes_FromStringAndSize((const char *)c, sizeof c);
-}
+TOKEN_HIST(k_h32_hist, 4, H32_TOKENIZE, H32_NORAW)
 
 /* h32_encode(z, lengths[264], out) -> 4 stream sizes; out: (43 n + 7) / 8 + 12 bytes. */
 static PyObject *k_h32_encode(PyObject *self, PyObject *args) {

@@ -334,7 +334,7 @@ def encode_chunk(
     options: list[tuple[float, str, Decay | None]] = [
         (_estimate(Delta(op, dwidth).encode(target_s, base_s), dwidth, n), op, None) for op in ops
     ]
-    decay = _decay_for(dtype, mode, target_s, base_s)
+    decay = _decay_for(kind, dwidth, mode, target_s, base_s)
     if decay is not None:  # AdamW-decayed parameters: subtract the prediction, not the base
         predicted = Delta("sub", 4).encode(target_s, decay.predicted(base_s))
         options.append((_estimate(predicted, 4, n), "sub", decay))
@@ -360,14 +360,13 @@ def encode_chunk(
     return best if len(best.frame) < len(full.frame) else full
 
 
-def _decay_for(dtype: str, mode: str, target: np.ndarray, base: np.ndarray) -> Decay | None:
+def _decay_for(
+    kind: str, width: int, mode: str, target: np.ndarray, base: np.ndarray
+) -> Decay | None:
     """A weight-decay prediction for an fp32 chunk's sample, when one fits. Only
     with the C kernels (as ``huff``): the numpy twin decodes such frames, but
     trying ~100 candidate predictions in numpy halves a delta encode's speed."""
-    info = dtype_info(dtype)
-    if info.kind != "float" or info.itemsize != 4 or mode not in ("auto", "max"):
-        return None
-    if native.KERNELS is None:
+    if kind != "float" or width != 4 or mode not in ("auto", "max") or native.KERNELS is None:
         return None
     return detect(target, base)
 
