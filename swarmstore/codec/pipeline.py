@@ -71,6 +71,11 @@ _HUFF32_ESCAPES = 0.3
 # nearly all zero) decodes 2x faster from zstd's matches than from its literal
 # coder; the bytes at stake are ~0.2 % of the plane, so zstd within 1.5x + 0.1 %
 _NEAR_CONSTANT_SLACK = (1.5, 0.001)
+# a delta plane above 7.2 bits/byte (an fp32 step's second byte once the chunk
+# has drifted 3+ steps from its keyframe) would save < 10 % of itself under
+# zstd's literal coder, whose decode (~1.4 GB/s) then costs more than the whole
+# keyframe chunk's: kept raw, such restores decode ~2x faster for ~2 % more bytes
+_DELTA_RAW_ENTROPY = 7.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,8 @@ def _encode_plane(
         return Raw(), view
     counts = _histogram(sample)
     entropy = _entropy(sample, counts)
+    if delta and policy == "auto" and entropy > _DELTA_RAW_ENTROPY:
+        return Raw(), view
     candidates = _Choice.candidates(policy, floating, entropy, counts)
     fast = (
         delta
