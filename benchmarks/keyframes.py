@@ -334,7 +334,6 @@ def table_for(dtype: str, r: dict[str, Any]) -> str:
                 st["eighth_vs_keyframe"],
             )
         )
-    for st in r.get("store", []):
         rows.append(
             (
                 f"store `get_neural_model`, threads={st['threads']}: the slowest of v1..v8 "

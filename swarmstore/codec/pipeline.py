@@ -161,8 +161,11 @@ class _Choice:
     """Pick a coder for one plane (sample trial), then encode it."""
 
     @staticmethod
-    def candidates(policy: str, floating: bool, entropy: float, counts: np.ndarray) -> list[Any]:
-        if entropy > _RAW_ENTROPY[policy]:
+    def candidates(
+        policy: str, floating: bool, entropy: float, counts: np.ndarray, delta: bool = False
+    ) -> list[Any]:
+        raw_above = _DELTA_RAW_ENTROPY if delta and policy == "auto" else _RAW_ENTROPY[policy]
+        if entropy > raw_above:
             return []
         base, escapes = best_base(counts)
         if _NIB_ENTROPY[0] <= entropy <= _NIB_ENTROPY[1] and escapes <= _NIB_ESCAPES:
@@ -193,9 +196,7 @@ def _encode_plane(
         return Raw(), view
     counts = _histogram(sample)
     entropy = _entropy(sample, counts)
-    if delta and policy == "auto" and entropy > _DELTA_RAW_ENTROPY:
-        return Raw(), view
-    candidates = _Choice.candidates(policy, floating, entropy, counts)
+    candidates = _Choice.candidates(policy, floating, entropy, counts, delta)
     fast = (
         delta
         and policy == "auto"

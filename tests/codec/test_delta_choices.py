@@ -8,6 +8,7 @@ import numpy as np
 
 from swarmstore.codec import CodecPolicy, decode_chunk, encode_chunk
 from swarmstore.codec import frame as framing
+from swarmstore.codec.delta import Delta
 
 
 def _streams(frame: bytes) -> list[str]:
@@ -26,10 +27,10 @@ def _step(elements: int, seed: int, ulps: float) -> tuple[bytes, bytes]:
 
 
 def _second_byte_entropy(base: bytes, target: bytes) -> float:
-    """Bits per byte of the second byte of the zigzag ``sub`` delta."""
-    moved = np.frombuffer(target, np.uint32).astype(np.int64) - np.frombuffer(base, np.uint32)
-    zigzag = np.where(moved < 0, -2 * moved - 1, 2 * moved)
-    p = np.bincount((zigzag >> 8) & 0xFF, minlength=256) / moved.size
+    """Bits per byte of the second byte plane of the zigzag ``sub`` delta."""
+    as_u8 = (np.frombuffer(b, np.uint8) for b in (target, base))
+    plane = Delta("sub", 4).encode(*as_u8).reshape(-1, 4)[:, 1]
+    p = np.bincount(plane, minlength=256) / plane.size
     return float(-(p[p > 0] * np.log2(p[p > 0])).sum())
 
 
