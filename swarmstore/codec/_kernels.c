@@ -567,12 +567,16 @@ done:
 #define HUFF_TOKENS 264
 #define HUFF_RUN 8
 
+/* Struct of arrays: a step's loop-carried chain (lookup -> shift) reads only
+ * the 4 KiB ``meta``, and the 16 KiB ``bytes`` load is off it; one 16-byte
+ * entry per slot (32 KiB) spilled out of L1 and ran the chain at L2 latency. */
 typedef struct {
-    uint64_t bytes; /* output of the whole codes in these bits, first in the low byte */
-    uint8_t n, bits;  /* output bytes, bits they take (HUFF_MAXLEN + 1: no valid code) */
-    uint8_t n1, len1; /* output bytes and bits of the first code (0: none) */
-    uint8_t pad[4];
-} huff_entry;
+    uint64_t bytes[HUFF_TSIZE]; /* output of the whole codes in these bits, first in the low byte */
+    uint16_t meta[HUFF_TSIZE];  /* output bytes | bits they take << 8 (HUFF_MAXLEN + 1: no valid code) */
+    uint16_t tok1[HUFF_TSIZE];  /* the first code's token */
+    uint8_t len1[HUFF_TSIZE];   /* and its bits (0: none) */
+    uint8_t fill;               /* the byte run tokens repeat */
+} huff_tables;
 
 /* HUFF_TOKENS code lengths -> bit-reversed canonical codes; 0 when they are no prefix code. */
 static int huff_codes_n(const uint8_t *len, uint16_t *code, uint32_t maxlen) {
@@ -629,29 +633,27 @@ static uint32_t first_level(const uint8_t *len, const uint16_t *code, uint16_t *
 
 /* -> table bits (the longest code: small planes get small tables), 0 when the
  * lengths are no prefix code. */
-static int huff_table(const uint8_t *len, uint8_t fill, huff_entry *t) {
-    uint16_t code[HUFF_TOKENS], s1[HUFF_TSIZE];
-    uint8_t l1[HUFF_TSIZE];
+static int huff_table(const uint8_t *len, uint8_t fill, huff_tables *t) {
+    uint16_t code[HUFF_TOKENS], *s1 = t->tok1;
+    uint8_t *l1 = t->len1;
     if (!huff_codes(len, code)) return 0;
+    t->fill = fill;
     const uint32_t tb = first_level(len, code, s1, l1), size = 1u << tb;
     for (uint32_t i = 0; i < size; i++) {
-        huff_entry e;
-        memset(&e, 0, sizeof e);
-        uint32_t pos = 0;
+        uint64_t bytes = 0;
+        uint32_t pos = 0, n = 0;
         for (;;) {
             uint32_t idx = i >> pos, l = l1[idx];
             if (!l || l > tb - pos) break;
             uint32_t k = huff_token_size(s1[idx]);
-            if (e.n + k > 8) break;
+            if (n + k > 8) break;
             uint64_t b = huff_token_bytes(s1[idx], fill) & (k == 8 ? ~0ULL : (1ULL << (8 * k)) - 1);
-            e.bytes |= b << (8 * e.n);
-            if (!e.n1) e.n1 = (uint8_t)k;
-            e.n = (uint8_t)(e.n + k);
+            bytes |= b << (8 * n);
+            n += k;
             pos += l;
         }
-        e.bits = e.n ? (uint8_t)pos : HUFF_MAXLEN + 1;
-        e.len1 = l1[i];
-        t[i] = e;
+        t->bytes[i] = bytes;
+        t->meta[i] = (uint16_t)(n | (n ? pos : HUFF_MAXLEN + 1) << 8);
     }
     return (int)tb;
 }
@@ -729,27 +731,29 @@ static Py_ssize_t huff_encode4(const uint8_t *src, Py_ssize_t n, uint8_t fill, c
     do {                                                                            \
         uint64_t v_;                                                                \
         memcpy(&v_, (s) + ((pos) >> 3), 8);                                         \
-        const huff_entry *h_ = &t[(v_ >> ((pos) & 7)) & mask];                      \
-        memcpy((o), &h_->bytes, 8);                                                 \
-        (o) += h_->n;                                                               \
-        (pos) += h_->bits;                                                          \
+        const uint32_t i_ = (uint32_t)((v_ >> ((pos) & 7)) & mask), m_ = meta[i_];  \
+        memcpy((o), &bytes[i_], 8);                                                 \
+        (o) += m_ & 0xFF;                                                           \
+        (pos) += m_ >> 8;                                                           \
     } while (0)
 
 /* One step from a bit buffer b (the stream's bits from pos on). */
 #define HUFF_BSTEP(b, pos, o)                                                       \
     do {                                                                            \
-        const huff_entry *h_ = &t[(b) & mask];                                      \
-        memcpy((o), &h_->bytes, 8);                                                 \
-        (o) += h_->n;                                                               \
-        (b) >>= h_->bits;                                                           \
-        (pos) += h_->bits;                                                          \
+        const uint32_t i_ = (uint32_t)((b) & mask), m_ = meta[i_];                  \
+        memcpy((o), &bytes[i_], 8);                                                 \
+        (o) += m_ & 0xFF;                                                           \
+        (b) >>= m_ >> 8;                                                            \
+        (pos) += m_ >> 8;                                                           \
     } while (0)
 
 /* 1 when the four streams (sizes[q] bytes each, back to back) decode to n bytes
  * and use their bytes exactly; 0 on corrupt input (out then holds garbage). */
-static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_entry *t,
+static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_tables *t,
                         int tb, uint8_t *out, Py_ssize_t n) {
     const uint64_t mask = ((uint64_t)1 << tb) - 1;
+    const uint64_t *bytes = t->bytes;
+    const uint16_t *meta = t->meta;
     const uint8_t *s[4];
     uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
     uint8_t *o[4], *e[4];
@@ -799,11 +803,13 @@ static int huff_decode4(const uint8_t *src, const Py_ssize_t *sizes, const huff_
             uint64_t v = 0;
             Py_ssize_t b = (Py_ssize_t)(p >> 3);
             if (p < bits) memcpy(&v, s[q] + b, sizes[q] - b < 8 ? (size_t)(sizes[q] - b) : 8);
-            const huff_entry *h = &t[(v >> (p & 7)) & mask];
-            if (!h->len1 || e[q] - w < h->n1) return 0;
-            memcpy(w, &h->bytes, h->n1);
-            w += h->n1;
-            p += h->len1;
+            const uint32_t idx = (uint32_t)((v >> (p & 7)) & mask), tok = t->tok1[idx],
+                           len1 = t->len1[idx], n1 = huff_token_size(tok);
+            if (!len1 || (uint64_t)(e[q] - w) < n1) return 0;
+            const uint64_t b1 = huff_token_bytes(tok, t->fill);
+            memcpy(w, &b1, n1);
+            w += n1;
+            p += len1;
             if (p > bits) return 0;
         }
         if ((p + 7) / 8 != (uint64_t)sizes[q]) return 0;
@@ -950,14 +956,14 @@ static PyObject *k_huff_decode(PyObject *self, PyObject *args) {
                           &sizes[3], &fill, &lens, &out))
         return NULL;
     PyObject *result = NULL;
-    huff_entry *t = NULL;
+    huff_tables *t = NULL;
     int ok = 0;
     if (lens.len != HUFF_TOKENS || sizes[0] < 0 || sizes[1] < 0 || sizes[2] < 0 || sizes[3] < 0 ||
         sizes[0] + sizes[1] + sizes[2] + sizes[3] != src.len) {
         PyErr_SetString(PyExc_ValueError, "huff_decode: bad lengths or stream sizes");
         goto done;
     }
-    t = PyMem_RawMalloc(sizeof(huff_entry) * HUFF_TSIZE);
+    t = PyMem_RawMalloc(sizeof(huff_tables));
     if (t == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -1463,6 +1469,8 @@ typedef struct {
 
 typedef struct {
     h32_entry t[H16_TSIZE];
+    uint8_t step[H16_TSIZE]; /* t[i].step again: the loop-carried chain (read -> lookup
+                              * -> advance) then reads 4 KiB, not the 64 KiB table */
     uint16_t tok1[H16_TSIZE];
     uint8_t len1[H16_TSIZE];
 } h32_tables;
@@ -1546,6 +1554,7 @@ static int h32_table(const uint8_t *len, int mode, h32_tables *tab) {
         e.bits = e.n ? (uint8_t)pos : H16_MAXLEN + 1;
         e.step = (uint8_t)(e.bits + ebits);
         tab->t[i] = e;
+        tab->step[i] = e.step;
     }
     return (int)tb;
 }
@@ -1654,15 +1663,17 @@ done:
         uint64_t x_;                                                                \
         memcpy(&x_, (s) + ((pos) >> 3), 8);                                         \
         x_ >>= (pos) & 7;                                                           \
-        const h32_entry *h_ = &t[x_ & mask];                                        \
+        const uint32_t i_ = (uint32_t)(x_ & mask);                                  \
+        (pos) += step[i_];                                                          \
+        const h32_entry *h_ = &t[i_];                                               \
         H32_APPLY(h_, x_, o);                                                       \
-        (pos) += h_->step;                                                          \
     } while (0)
 
 static inline __attribute__((always_inline)) void h32_joint(const uint8_t *const *s,
                                                             uint64_t *pos, const uint64_t *lim,
                                                             uint8_t **o, uint8_t *const *e,
                                                             const h32_entry *t,
+                                                            const uint8_t *step,
                                                             const uint64_t mask, const int mode) {
     const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
     uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
@@ -1687,6 +1698,7 @@ static inline __attribute__((always_inline)) void h32_joint(const uint8_t *const
 static int h32_decode4(const uint8_t *src, const Py_ssize_t *sizes, const h32_tables *tab,
                        int tb, uint8_t *out, Py_ssize_t n, int mode) {
     const h32_entry *t = tab->t;
+    const uint8_t *step = tab->step;
     const uint64_t mask = ((uint64_t)1 << tb) - 1;
     const uint8_t *s[4];
     uint64_t pos[4] = {0, 0, 0, 0}, lim[4];
@@ -1702,9 +1714,9 @@ static int h32_decode4(const uint8_t *src, const Py_ssize_t *sizes, const h32_ta
         e[q] = out + 4 * hi;
     }
     if (lim[0] >= 128 && lim[1] >= 128 && lim[2] >= 128 && lim[3] >= 128) {
-        if (mode == H16_ADD) h32_joint(s, pos, lim, o, e, t, mask, H16_ADD);
-        else if (mode == H16_XOR) h32_joint(s, pos, lim, o, e, t, mask, H16_XOR);
-        else h32_joint(s, pos, lim, o, e, t, mask, H16_MATERIALIZE);
+        if (mode == H16_ADD) h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_ADD);
+        else if (mode == H16_XOR) h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_XOR);
+        else h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_MATERIALIZE);
     }
     for (int q = 0; q < 4; q++) {
         uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;

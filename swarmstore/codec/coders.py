@@ -62,12 +62,17 @@ def zstd_literals() -> zstandard.ZstdCompressor:
     return _zstd_compressor("lit")
 
 
-def decompress_zstd(payload: memoryview, size: int) -> bytes:
-    """One zstd frame that must hold exactly ``size`` bytes."""
+def _decompressor() -> zstandard.ZstdDecompressor:
     cache = _cache()
-    dctx = cache.get("d")
+    dctx: zstandard.ZstdDecompressor | None = cache.get("d")
     if dctx is None:
         dctx = cache["d"] = zstandard.ZstdDecompressor()
+    return dctx
+
+
+def decompress_zstd(payload: memoryview, size: int) -> bytes:
+    """One zstd frame that must hold exactly ``size`` bytes."""
+    dctx = _decompressor()
     try:
         got: bytes = dctx.decompress(payload, max_output_size=size)
     except zstandard.ZstdError as exc:
@@ -78,8 +83,27 @@ def decompress_zstd(payload: memoryview, size: int) -> bytes:
 
 
 def _zstd_decompress_into(payload: memoryview, out: memoryview) -> None:
-    # one-shot decompress + copy measures ~25% faster than stream_reader.readinto
-    out[:] = decompress_zstd(payload, len(out))
+    """One zstd frame of exactly ``len(out)`` bytes, decoded in place.
+
+    ``stream_reader.readinto`` costs what one-shot ``decompress`` does, but
+    writes straight into the plane's buffer: no fresh ``bytes`` object and no
+    second copy (the near-zero top plane of a dense delta is 590 KB of output).
+    """
+    size = len(out)
+    try:
+        with _decompressor().stream_reader(payload, read_across_frames=False) as reader:
+            got = 0
+            while got < size:
+                n = reader.readinto(out[got:])
+                if not n:
+                    break
+                got += n
+            extra = reader.read(1) if got == size else b""
+    except zstandard.ZstdError as exc:
+        raise CodecError(f"corrupt zstd stream: {exc}") from None
+    if got != size or extra:
+        held = f"more than {got}" if extra else str(got)
+        raise CodecError(f"zstd stream holds {held} bytes, expected {size}")
 
 
 @register

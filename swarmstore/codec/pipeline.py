@@ -17,7 +17,7 @@ import zstandard
 
 from swarmstore.codec import frame as framing
 from swarmstore.codec import native
-from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals, decompress_zstd
+from swarmstore.codec.coders import Raw, Zstd, ZstdLiterals
 from swarmstore.codec.decay import Decay, detect
 from swarmstore.codec.delta import Delta
 from swarmstore.codec.huffman import (
@@ -549,8 +549,8 @@ def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
 def _decode_planes(
     streams: list[Any], sizes: list[int], payload: memoryview, plane_len: int
 ) -> list[np.ndarray]:
-    """Each stream's plane: a view of the frame (raw), of zstd's output, or of this
-    thread's scratch; never of the caller's output buffer."""
+    """Each stream's plane: a view of the frame (raw) or of this thread's scratch;
+    never of the caller's output buffer."""
     planes_buf = scratch("dec.planes", plane_len * len(streams))
     planes: list[np.ndarray] = []
     pos = 0
@@ -559,9 +559,6 @@ def _decode_planes(
             if size != plane_len:
                 raise CodecError(f"raw plane has {size} bytes, expected {plane_len}")
             planes.append(np.frombuffer(payload[pos : pos + size], dtype=np.uint8))
-        elif isinstance(coder, Zstd | ZstdLiterals):  # join from zstd's own output
-            got = decompress_zstd(payload[pos : pos + size], plane_len)
-            planes.append(np.frombuffer(got, dtype=np.uint8))
         else:
             target = planes_buf[i * plane_len : (i + 1) * plane_len]
             coder.decode_into(payload[pos : pos + size], target.data)

@@ -101,3 +101,27 @@ def test_placeholder_frames_still_decode() -> None:
     frame = b"SWC1" + struct.pack("<H", len(head)) + head + zstandard.ZstdCompressor().compress(RAW)
     assert decode_chunk(frame, "float32", len(RAW)) == RAW
     assert frame_codec_name(frame) == "zstd"
+
+
+@pytest.mark.parametrize("coder", ["zstd", "zstd-lit"])
+def test_zstd_stream_must_fill_its_plane_exactly(coder: str) -> None:
+    """A zstd plane decodes straight into its buffer: a stream holding fewer or
+    more bytes than the plane, a second frame after it, or garbage, is a
+    CodecError naming the size, never a silently short or overrun plane."""
+    from swarmstore.codec.coders import Zstd, ZstdLiterals
+
+    stream = Zstd(3) if coder == "zstd" else ZstdLiterals()
+    plane = bytes(range(256)) * 8
+    packed = stream.encode(memoryview(plane))
+    out = bytearray(len(plane))
+    stream.decode_into(memoryview(packed), memoryview(out))
+    assert out == plane
+    for bad, size in (
+        (packed, len(plane) - 1),
+        (packed, len(plane) + 1),
+        (packed + packed, len(plane)),
+        (packed[:-3], len(plane)),
+        (b"\x28\xb5\x2f\xfd" + bytes(12), len(plane)),
+    ):
+        with pytest.raises(CodecError, match="zstd stream"):
+            stream.decode_into(memoryview(bad), memoryview(bytearray(size)))
