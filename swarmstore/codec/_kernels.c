@@ -571,8 +571,8 @@ done:
  * the 4 KiB ``meta``, and the 16 KiB ``bytes`` load is off it; one 16-byte
  * entry per slot (32 KiB) spilled out of L1 and ran the chain at L2 latency. */
 typedef struct {
-    uint64_t bytes[HUFF_TSIZE]; /* output of the whole codes in these bits, first in the low byte */
-    uint16_t meta[HUFF_TSIZE];  /* output bytes | bits they take << 8 (HUFF_MAXLEN + 1: no valid code) */
+    uint64_t bytes[HUFF_TSIZE]; /* output of the whole codes in these bits, first byte low */
+    uint16_t meta[HUFF_TSIZE];  /* output bytes | bits taken << 8 (HUFF_MAXLEN + 1: no code) */
     uint16_t tok1[HUFF_TSIZE];  /* the first code's token */
     uint8_t len1[HUFF_TSIZE];   /* and its bits (0: none) */
     uint8_t fill;               /* the byte run tokens repeat */
