@@ -32,6 +32,13 @@ _ULP_BELOW_ONE = 2.0**-24  # float32 spacing in [0.5, 1): factors are 1 - n * th
 _PROBE = 2048  # sample elements each candidate prediction is tried on
 _CLUSTER = 0.10  # least share of elements whose ratio sits on the decay peak
 _MATCHES = 0.05  # least share of the probe a prediction must hit exactly
+# Each float32 rounding moves an element's m (below) by at most ~1, so the
+# elements one decay predicts sit within MAX_STEPS of each other, and a step
+# count's factor within ~1 of the root through their median: a peak wider than
+# that, or a slack that grows with m, only adds candidates (a large m, as Adam's
+# exp_avg_sq decaying by beta2 gives, once made ~300,000 of them: 0.3 s a chunk).
+_PEAK = 64.0
+_SLACK = (0.6, 0.005, 1.1)  # per step count: min(a + b * center, c) around the root
 
 
 @register
@@ -97,9 +104,9 @@ def detect(target: np.ndarray, base: np.ndarray) -> Decay | None:
 
     The ratios ``target / base`` of decayed elements pile up near ``factor **
     steps`` = 1 - m * 2**-24, and a float32 factor below 1 is 1 - n * 2**-24,
-    so n is about m / steps (each rounding moves m by up to ~0.2 per step):
-    a few candidates per step count, tried on a small probe, the best few on
-    a larger one.
+    so n is near ``(1 - (1 - m * 2**-24) ** (1 / steps)) * 2**24``: at most a
+    few candidates per step count, tried on a small probe, the best few on a
+    larger one.
     """
     t_bits, b_bits = target.view(np.uint32), base.view(np.uint32)
     exponent = (b_bits >> 23) & 0xFF
@@ -115,7 +122,7 @@ def detect(target: np.ndarray, base: np.ndarray) -> Decay | None:
     if decayed.size < _CLUSTER * m_each.size:
         return None
     middle = float(np.median(decayed))
-    near = decayed[np.abs(decayed - middle) <= max(3.0, 0.1 * middle)]
+    near = decayed[np.abs(decayed - middle) <= max(3.0, min(0.1 * middle, _PEAK))]
     if near.size < _CLUSTER * m_each.size:
         return None
     m = float(np.median(near))
@@ -144,11 +151,17 @@ def _best(candidates: list[Decay], target: np.ndarray, base: np.ndarray) -> list
 
 
 def _candidates(m: float) -> list[Decay]:
-    """Decays whose ``factor ** steps`` is within rounding of 1 - m * 2**-24."""
+    """Decays whose ``factor ** steps`` is within rounding of 1 - m * 2**-24: per
+    step count, the few float32 factors around that value's root (at most
+    ``2 * _SLACK[2] + 1`` each, whatever m is)."""
+    product = 1.0 - m * _ULP_BELOW_ONE
+    if not 0.5 <= product < 1.0:
+        return []
+    low, per_center, most = _SLACK
     found: list[Decay] = []
     for steps in range(1, MAX_STEPS + 1):
-        center = m / steps
-        slack = 0.6 + 0.005 * center
+        center = (1.0 - product ** (1.0 / steps)) / _ULP_BELOW_ONE
+        slack = min(low + per_center * center, most)
         for n in range(max(1, int(np.ceil(center - slack))), int(np.floor(center + slack)) + 1):
             factor = 1.0 - n * _ULP_BELOW_ONE
             if factor >= 0.5 and factor**steps >= 0.5:

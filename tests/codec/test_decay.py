@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from swarmstore.codec import CodecPolicy, decode_chunk, decode_chunk_into, encode_chunk
 from swarmstore.codec import frame as framing
 from swarmstore.codec import native as nat
-from swarmstore.codec.decay import Decay, detect
+from swarmstore.codec.decay import MAX_STEPS, Decay, _candidates, detect
 from swarmstore.codec.native import KERNELS
 from swarmstore.codec.pipeline import _sample
 from swarmstore.errors import CodecError
@@ -88,6 +88,54 @@ def test_detect_finds_adamws_factor_and_steps(steps: int) -> None:
     predicted = found.predicted(base.view(np.uint8)).view(np.float32)
     untouched = slice(64 * 64, None)
     assert (predicted[untouched].view(np.uint32) == target[untouched].view(np.uint32)).all()
+
+
+def _adam_second_moments(rows_touched: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adam's ``exp_avg_sq`` of an embedding before and after ``steps`` more steps
+    whose batches hold 32 of the first ``rows_touched`` rows, or every row when
+    that is all of them (every row has state from a first step)."""
+    torch.manual_seed(0)
+    table = torch.nn.Embedding(1024, 64)
+    optimizer = torch.optim.Adam(table.parameters(), lr=1e-3)
+
+    def step(tokens: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        table(tokens).pow(2).sum().backward()
+        optimizer.step()
+
+    step(torch.arange(1024))  # every row gets a second moment
+    before = optimizer.state[table.weight]["exp_avg_sq"].clone()
+    for _ in range(steps):
+        step(torch.arange(1024) if rows_touched >= 1024 else torch.randint(0, rows_touched, (32,)))
+    after = optimizer.state[table.weight]["exp_avg_sq"].clone()
+    return before.numpy().ravel(), after.numpy().ravel()
+
+
+def test_detect_finds_adams_second_moment_decay() -> None:
+    """Rows without a gradient have ``exp_avg_sq *= beta2`` each step: a decay far
+    larger than AdamW's (m ~ 3 * 16,777), found with as few candidates."""
+    base, target = _adam_second_moments(rows_touched=64, steps=3)
+    found = detect(_sample(target.view(np.uint8), 4), _sample(base.view(np.uint8), 4))
+    assert found == Decay(float(np.float32(0.999)), 3)
+
+
+def test_detect_declines_a_dense_second_moment() -> None:
+    """Every row has a gradient every step: the ratios still crowd near
+    beta2**steps, but none is an exact decay (this case once tried ~300,000
+    candidates per chunk)."""
+    base, target = _adam_second_moments(rows_touched=1024, steps=60)
+    assert detect(_sample(target.view(np.uint8), 4), _sample(base.view(np.uint8), 4)) is None
+
+
+@pytest.mark.parametrize("m", [0.5, 3.0, 27.0, 1e3, 5e4, 2.5e5, 4e6, 8e6])
+def test_candidates_stay_few_for_any_decay_size(m: float) -> None:
+    """At most three factors per step count, however large the decay: the
+    detector's cost does not grow with m."""
+    found = _candidates(m)
+    assert len(found) <= 3 * MAX_STEPS
+    for candidate in found:  # each within rounding of the decay it was built for
+        product = float(np.float64(candidate.factor) ** candidate.steps)
+        assert abs((1 - product) / 2.0**-24 - m) <= 3 * candidate.steps + 1e-3 * m
 
 
 def test_detect_declines_dense_updates() -> None:
