@@ -1714,9 +1714,9 @@ static int h32_decode4(const uint8_t *src, const Py_ssize_t *sizes, const h32_ta
         e[q] = out + 4 * hi;
     }
     if (lim[0] >= 128 && lim[1] >= 128 && lim[2] >= 128 && lim[3] >= 128) {
-        if (mode == H16_ADD) h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_ADD);
-        else if (mode == H16_XOR) h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_XOR);
-        else h32_joint(s, pos, lim, o, e, t, tab->step, mask, H16_MATERIALIZE);
+        if (mode == H16_ADD) h32_joint(s, pos, lim, o, e, t, step, mask, H16_ADD);
+        else if (mode == H16_XOR) h32_joint(s, pos, lim, o, e, t, step, mask, H16_XOR);
+        else h32_joint(s, pos, lim, o, e, t, step, mask, H16_MATERIALIZE);
     }
     for (int q = 0; q < 4; q++) {
         uint64_t p = pos[q], bits = (uint64_t)sizes[q] * 8;
