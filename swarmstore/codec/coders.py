@@ -70,19 +70,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return dctx
 
 
-def decompress_zstd(payload: memoryview, size: int) -> bytes:
-    """One zstd frame that must hold exactly ``size`` bytes."""
-    dctx = _decompressor()
-    try:
-        got: bytes = dctx.decompress(payload, max_output_size=size)
-    except zstandard.ZstdError as exc:
-        raise CodecError(f"corrupt zstd stream: {exc}") from None
-    if len(got) != size:
-        raise CodecError(f"zstd stream has {len(got)} bytes, expected {size}")
-    return got
-
-
-def _zstd_decompress_into(payload: memoryview, out: memoryview) -> None:
+def decompress_zstd_into(payload: memoryview, out: memoryview) -> None:
     """One zstd frame of exactly ``len(out)`` bytes, decoded in place.
 
     ``stream_reader.readinto`` costs what one-shot ``decompress`` does, but
@@ -91,6 +79,10 @@ def _zstd_decompress_into(payload: memoryview, out: memoryview) -> None:
     """
     size = len(out)
     try:
+        if not size:  # a reader asked for nothing reads nothing: check the frame whole
+            if _decompressor().decompress(payload, max_output_size=1):
+                raise CodecError("zstd stream holds more than 0 bytes, expected 0")
+            return
         with _decompressor().stream_reader(payload, read_across_frames=False) as reader:
             got = 0
             while got < size:
@@ -141,7 +133,7 @@ class Zstd:
         return _zstd_compressor(self.level).compress(data)
 
     def decode_into(self, payload: memoryview, out: memoryview) -> None:
-        _zstd_decompress_into(payload, out)
+        decompress_zstd_into(payload, out)
 
 
 @register
@@ -153,7 +145,7 @@ class ZstdLiterals(Parameterless):
         return _zstd_compressor("lit").compress(data)
 
     def decode_into(self, payload: memoryview, out: memoryview) -> None:
-        _zstd_decompress_into(payload, out)
+        decompress_zstd_into(payload, out)
 
 
 @register

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from swarmstore.codec import native
-from swarmstore.codec.coders import decompress_zstd, zstd_literals
+from swarmstore.codec.coders import decompress_zstd_into, zstd_literals
 from swarmstore.codec.registry import register
 from swarmstore.codec.scratch import scratch, scratch_as
 from swarmstore.errors import CodecError
@@ -88,7 +88,8 @@ class NibblePairs:
         start = _COUNT.size + count
         if start > len(payload):
             raise CodecError(f"nibpairs stream truncated inside its {count} escapes")
-        packed = np.frombuffer(decompress_zstd(payload[start:], (len(out) + 1) // 2), np.uint8)
+        packed = scratch("nib.packed", (len(out) + 1) // 2)
+        decompress_zstd_into(payload[start:], packed.data)
         unpack_pairs(packed, self.base, payload[_COUNT.size : start], out)
 
     def unpack_numpy(

@@ -122,6 +122,8 @@ def test_zstd_stream_must_fill_its_plane_exactly(coder: str) -> None:
         (packed + packed, len(plane)),
         (packed[:-3], len(plane)),
         (b"\x28\xb5\x2f\xfd" + bytes(12), len(plane)),
+        (packed, 0),
+        (stream.encode(memoryview(b""))[:4], 0),  # an empty plane's frame, cut short
     ):
         with pytest.raises(CodecError, match="zstd stream"):
             stream.decode_into(memoryview(bad), memoryview(bytearray(size)))
