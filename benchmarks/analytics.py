@@ -147,7 +147,7 @@ def epoch_rows(
 def populate_experiments(
     db: SwarmDatabaseManager, rows: int, epochs: int, rng: random.Random
 ) -> None:
-    """Rows as ``swarmstore.tracking.rows.row_values`` writes them (summary columns too)."""
+    """Rows as ``swarmstore.experiments.rows.row_values`` writes them (summary columns too)."""
     now = datetime.now(UTC)
     with db._meta.write() as session:
         batch = []

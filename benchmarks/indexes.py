@@ -375,7 +375,7 @@ def markdown(result: dict[str, Any]) -> str:
         "  forces SQL.",
         "- Lineage-only rows: 2,000 experiment writes sharing one timestamp, so every",
         "  batch of 500 re-reads the swarm's lineage stamped since then (see",
-        "  `swarmstore/index/sql_source.py`); real writes with spread timestamps read less.",
+        "  `swarmstore/index/queries.py`); real writes with spread timestamps read less.",
         "",
     ]
     return "\n".join(lines)

@@ -53,9 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from swarmstore import StoreConfig, SwarmDatabaseManager
 from swarmstore.blobs.factory import open_blob_store
-from swarmstore.checkpoints.hashing import blob_key
 from swarmstore.codec.pipeline import encode_chunk
 from swarmstore.config import Durability
+from swarmstore.hashing import blob_key
 
 OUT = Path(__file__).resolve().parent / "results" / "scale.json"
 

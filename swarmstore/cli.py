@@ -101,7 +101,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
-    from swarmstore.copy import copy_store
+    from swarmstore.maintenance.copy import copy_store
 
     report = copy_store(args.src, args.dst, progress=lambda msg: print(msg, file=sys.stderr))
     print(report)

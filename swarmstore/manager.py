@@ -15,9 +15,6 @@ from typing import Any
 import torch
 
 from swarmstore.blobs import BlobStore
-from swarmstore.checkpoints.safetensors_io import export_names, read_safetensors, write_safetensors
-from swarmstore.checkpoints.service import ModelVersionService, parse_model_record
-from swarmstore.checkpoints.writer import WritePolicy
 from swarmstore.config import StoreConfig
 from swarmstore.errors import InvalidRecordError, StoreClosedError
 from swarmstore.events import EventBus, Handler
@@ -28,12 +25,15 @@ from swarmstore.facade.experiments import ExperimentsAPI
 from swarmstore.facade.governance import GovernanceAPI
 from swarmstore.facade.indexes import IndexAPI
 from swarmstore.facade.training import TrainingAPI
-from swarmstore.governance.common import version_references
-from swarmstore.maintenance import CheckReport, GcReport, check_store, collect_garbage
-from swarmstore.meta import model_queries as q
+from swarmstore.maintenance.check import CheckReport, GcReport, check_store, collect_garbage
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import events_since
+from swarmstore.models import queries as q
+from swarmstore.models.safetensors_io import export_names, read_safetensors, write_safetensors
+from swarmstore.models.service import ModelVersionService, parse_model_record
+from swarmstore.models.writer import WritePolicy
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
+from swarmstore.registry.common import version_references
 
 log = logging.getLogger(__name__)
 

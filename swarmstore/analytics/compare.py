@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from swarmstore.analytics.model_analytics import _number, metric_mode
 from swarmstore.analytics.training_source import TrainingSource
 from swarmstore.errors import InvalidQueryError, ModelNotFoundError
-from swarmstore.meta import model_queries as q
 from swarmstore.meta.tables_registry import RegistryEntryRow
+from swarmstore.models import queries as q
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from swarmstore.analytics.training_source import TrainingSource
 from swarmstore.errors import ModelNotFoundError
-from swarmstore.meta import model_queries as q
 from swarmstore.meta.tables import VersionRow
 from swarmstore.meta.tables_registry import DeploymentRow, ModelAliasRow, RegistryEntryRow
+from swarmstore.models import queries as q
 from swarmstore.records.analytics import (
     DeploymentSummary,
     ExperimentSummary,

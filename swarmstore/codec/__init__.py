@@ -1,6 +1,6 @@
 """Lossless tensor codec: raw chunk bytes <-> self-describing frames.
 
-CONTRACT used by ``swarmstore.checkpoints`` (keep these names and meanings):
+CONTRACT used by ``swarmstore.models`` (keep these names and meanings):
 
 - ``CodecPolicy``: compression ("auto" | "max" | "fast" | "none"), threads.
 - ``encode_chunk(raw, dtype, policy, base=None) -> EncodedFrame``: encode one

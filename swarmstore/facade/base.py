@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from swarmstore.blobs import BlobStore
-    from swarmstore.checkpoints.service import ModelVersionService
     from swarmstore.config import StoreConfig
     from swarmstore.events import EventBus
     from swarmstore.meta.engine import MetaStore
+    from swarmstore.models.service import ModelVersionService
 
 
 class FacadeBase:

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from swarmstore.datasets import intake as imp
+from swarmstore.datasets.service import DatasetService, SplitPolicy
 from swarmstore.datasets.splits import DEFAULT_FRACTIONS, Fractions
 from swarmstore.facade.base import FacadeBase
-from swarmstore.lifecycle import datasets_import as imp
-from swarmstore.lifecycle.datasets import DatasetService, SplitPolicy
 from swarmstore.records.dataset import DataFormat, DatasetVersionInfo, DataType, TrainingDataset
 
 
@@ -39,7 +39,7 @@ class DatasetsAPI(FacadeBase):
         ``qualityScore`` are computed from the samples (fields you set win);
         without ``splits`` the store makes seeded, disjoint, complete ones
         (``split_fractions``, ``split_seed``, optionally stratified by label).
-        Versions: see ``swarmstore.lifecycle.datasets``. Raises
+        Versions: see ``swarmstore.datasets.service``. Raises
         ``InvalidSplitError`` (overlap, out of range), ``DatasetVersionExistsError``,
         ``DatasetNotFoundError`` (unknown parent) and other ``InvalidRecordError``s
         before anything is written; fires ``training_dataset_stored``.

@@ -7,9 +7,9 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from swarmstore.experiments import ExperimentRun, ExperimentService, MetricHistory
 from swarmstore.facade.base import FacadeBase
 from swarmstore.records.experiment import TrainingExperiment
-from swarmstore.tracking import ExperimentRun, ExperimentService, MetricHistory
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ExperimentsAPI(FacadeBase):
 
         The id is generated when None; a stored id raises ``ExperimentExistsError``
         unless ``resume=True`` (which continues its history). See
-        ``swarmstore.tracking.run`` for buffering, durability and threads.
+        ``swarmstore.experiments.run`` for buffering, durability and threads.
         """
         self._live()
         run = self._experiments.start(

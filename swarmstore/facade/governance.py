@@ -1,7 +1,7 @@
 """Model registry, aliases, approvals, audit trail and deployments (issue 4).
 
-The rules are stated in ``swarmstore.governance.registry`` (stages, approvals)
-and ``swarmstore.governance.deployments`` (which deployments are allowed).
+The rules are stated in ``swarmstore.registry.service`` (stages, approvals)
+and ``swarmstore.deployments.service`` (which deployments are allowed).
 Every write is one transaction with an audit row, an event-log row and an
 outbox row; events fire after commit; a refused call writes nothing.
 """
@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from swarmstore.deployments import DeploymentService
 from swarmstore.facade.base import FacadeBase
-from swarmstore.governance import AliasService, DeploymentService, RegistryService
 from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.registry import AuditEntry, ModelRegistryEntry
+from swarmstore.registry import AliasService, RegistryService
 
 
 class GovernanceAPI(FacadeBase):
@@ -138,7 +139,7 @@ class GovernanceAPI(FacadeBase):
         actor: str | None = None,
     ) -> ModelDeployment:
         """Deploy a version to an environment if governance allows it (rule in
-        ``swarmstore.governance.deployments``); retires the environment's active
+        ``swarmstore.deployments.service``); retires the environment's active
         deployment of that model. ``ModelNotFoundError`` for an unknown version,
         ``DeploymentNotApprovedError`` when not approved for the environment."""
         self._live()

@@ -18,7 +18,7 @@ from swarmstore.facade.base import FacadeBase
 from swarmstore.ids import validate_id
 from swarmstore.index.worker import IndexWorker
 from swarmstore.lineage import LineageQueries
-from swarmstore.lineage import sql as lineage_sql
+from swarmstore.lineage import queries as lineage_sql
 from swarmstore.meta import lineage as ln
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _graph_watermark(config: Any) -> str:
 
 
 def _top(indexer: Any) -> int:
-    from swarmstore.index import sql_source
+    from swarmstore.index import queries as sql_source
 
     with indexer.meta.read() as session:
         return sql_source.max_outbox_seq(session)

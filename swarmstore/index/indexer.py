@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from swarmstore.errors import IndexUnavailableError, StoreLockedError
-from swarmstore.index import sql_source as src
+from swarmstore.index import queries as src
 from swarmstore.index.graph import (
     NODE_TABLES,
     REL_TABLES,

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from swarmstore.errors import InvalidRecordError
-from swarmstore.index import sql_source as src
+from swarmstore.index import queries as src
 from swarmstore.index.embedder import DATASET_BLOCKS, MODEL_BLOCKS
 from swarmstore.index.lance import DATASET_TABLE, MODEL_TABLE, sql_literal
-from swarmstore.lineage import sql as lineage_sql
+from swarmstore.lineage import queries as lineage_sql
 from swarmstore.lineage.keys import parse_key
 from swarmstore.meta import lineage as ln
 

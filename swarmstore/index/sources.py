@@ -16,13 +16,13 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from swarmstore.checkpoints.service import ModelVersionService
 from swarmstore.errors import NotFoundError
 from swarmstore.index.embedder import DATASET_EMBEDDER_ID, embed_dataset, embed_model
 from swarmstore.index.embedder import tensor_statistics as stats_of
 from swarmstore.index.lance import DatasetVector, ModelVector
-from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
+from swarmstore.models import queries as q
+from swarmstore.models.service import ModelVersionService
 
 LINEAGE_ONLY = "+lineage-only"
 #: Version metadata keys that describe storage, not performance.

@@ -1,6 +1,6 @@
 """Lineage queries (``db.lineage``): the Kuzu graph first, SQL ``WITH RECURSIVE`` as fallback."""
 
-from swarmstore.lineage.queries import (
+from swarmstore.lineage.service import (
     DatasetRef,
     DeploymentRef,
     LineageQueries,

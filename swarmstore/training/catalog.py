@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from swarmstore.meta import model_queries as q
 from swarmstore.meta.engine import MetaStore
+from swarmstore.models import queries as q
 
 TRAINING_KEY = "training"
 CheckpointKind = Literal["auto", "manual", "final"]

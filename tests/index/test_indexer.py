@@ -143,7 +143,7 @@ print("not reached")
 KILL_BEFORE_WATERMARK = """
 import os, signal, sys
 from swarmstore import SwarmDatabaseManager
-from swarmstore.index import sql_source
+from swarmstore.index import queries as sql_source
 from tests.conftest import model_record, small_state_dict
 db = SwarmDatabaseManager.open(sys.argv[1])
 db.store_neural_model("s", model_record("v0", small_state_dict(0)))

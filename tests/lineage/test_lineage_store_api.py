@@ -8,7 +8,7 @@ pytest.importorskip("kuzu")
 
 from swarmstore import SwarmDatabaseManager
 from swarmstore.lineage import DeploymentRef
-from tests.lifecycle.helpers_governance import (
+from tests.registry.helpers_governance import (
     SWARM,
     approve_all,
     seed_deployment,

@@ -28,7 +28,7 @@ from swarmstore.records.registry import (
     PromotionBlockedError,
     promote,
 )
-from tests.lifecycle import helpers_governance as governance_seeds
+from tests.registry import helpers_governance as governance_seeds
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -30,13 +30,13 @@ _started: list[Any] = []
 # directory); under --backend=postgres-s3 they are skipped, the rest run.
 # New tests of this kind should carry @pytest.mark.embedded_only instead.
 EMBEDDED_LAYOUT_TESTS = {
-    "tests/core/test_corruption.py": "damages blob files and SQLite rows on disk",
-    "tests/core/test_roundtrip.py::test_identical_tensors_are_stored_once_across_models_"
+    "tests/models/test_corruption.py": "damages blob files and SQLite rows on disk",
+    "tests/models/test_roundtrip.py::test_identical_tensors_are_stored_once_across_models_"
     "and_swarms": "counts files under <store>/blobs",
-    "tests/core/test_safetensors_gc.py::test_gc_removes_only_old_unreferenced_blobs": (
+    "tests/models/test_safetensors_gc.py::test_gc_removes_only_old_unreferenced_blobs": (
         "ages blob files with os.utime"
     ),
-    "tests/lifecycle/test_datasets.py::test_a_damaged_samples_blob_is_reported_not_returned": (
+    "tests/datasets/test_datasets.py::test_a_damaged_samples_blob_is_reported_not_returned": (
         "flips a byte in a file under <store>/blobs"
     ),
     **{
@@ -52,7 +52,7 @@ EMBEDDED_LAYOUT_TESTS = {
     "callback_and_at_flush": "makes <store>/blobs unwritable",
     "tests/training/test_bad_input.py::test_unwritable_store_raises_a_typed_error_at_the_call_"
     "and_the_loop_can_go_on": "makes <store>/blobs unwritable",
-    "tests/core/test_schema_and_cli.py::test_migrated_schema_equals_the_orm_models": (
+    "tests/models/test_schema_and_cli.py::test_migrated_schema_equals_the_orm_models": (
         "diffs the SQLite file; tests/scale/test_postgres_schema.py diffs PostgreSQL"
     ),
 }

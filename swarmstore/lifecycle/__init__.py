@@ -1,1 +1,0 @@
-"""Dataset versions in the store: the write order, reads and imports (issue 4)."""

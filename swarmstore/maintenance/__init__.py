@@ -1,0 +1,1 @@
+"""Upkeep of a store: check, garbage collection and copying between backends."""

@@ -1,0 +1,293 @@
+"""Queries of the model aggregate: models, versions and their manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, func, insert, select
+from sqlalchemy.orm import Session
+
+from swarmstore.meta.tables import ChunkRow, InlineFrameRow, ModelRow, TensorRow, VersionRow
+from swarmstore.models.manifest import ChunkEntry, Manifest, TensorEntry
+
+_IN_BATCH = 500  # stay under every backend's bound-parameter limit
+# Manifests are read and written as Core rows: no ORM identity map or instance per
+# tensor and chunk (~200 of each for a 100-tensor model, a tenth of a restore).
+_TENSORS = cast(Table, TensorRow.__table__)
+_CHUNKS = cast(Table, ChunkRow.__table__)
+
+
+def find_model(session: Session, swarm_id: str, model_id: str) -> ModelRow | None:
+    return session.scalar(
+        select(ModelRow).where(ModelRow.swarm_id == swarm_id, ModelRow.model_id == model_id)
+    )
+
+
+def find_version(
+    session: Session, model_pk: int, version: str | None, *, include_hidden: bool = False
+) -> VersionRow | None:
+    """One version by name, or the latest visible one when ``version`` is None.
+
+    A deleted version stays as a hidden tombstone while later versions name it
+    as their parent; only ``include_hidden`` finds it.
+    """
+    query = select(VersionRow).where(VersionRow.model_pk == model_pk)
+    if not include_hidden:
+        query = query.where(VersionRow.hidden.is_(False))
+    if version is None:
+        query = query.order_by(VersionRow.seq.desc()).limit(1)
+    else:
+        query = query.where(VersionRow.version == version)
+    return session.scalar(query)
+
+
+def list_versions(
+    session: Session, model_pk: int, *, include_hidden: bool = False
+) -> list[VersionRow]:
+    query = select(VersionRow).where(VersionRow.model_pk == model_pk).order_by(VersionRow.seq)
+    if not include_hidden:
+        query = query.where(VersionRow.hidden.is_(False))
+    return list(session.scalars(query))
+
+
+def list_models(session: Session, swarm_id: str | None = None) -> list[tuple[ModelRow, int]]:
+    """Models with their count of visible versions."""
+    count = (
+        select(VersionRow.model_pk, func.count().label("n"))
+        .where(VersionRow.hidden.is_(False))
+        .group_by(VersionRow.model_pk)
+        .subquery()
+    )
+    query = (
+        select(ModelRow, func.coalesce(count.c.n, 0))
+        .outerjoin(count, count.c.model_pk == ModelRow.pk)
+        .order_by(ModelRow.swarm_id, ModelRow.model_id)
+    )
+    if swarm_id is not None:
+        query = query.where(ModelRow.swarm_id == swarm_id)
+    return [(row, int(n)) for row, n in session.execute(query)]
+
+
+def get_or_create_model(
+    session: Session,
+    swarm_id: str,
+    model_id: str,
+    *,
+    agent_id: str,
+    model_name: str,
+    architecture: str,
+    now: datetime,
+) -> ModelRow:
+    model = find_model(session, swarm_id, model_id)
+    if model is None:
+        model = ModelRow(
+            swarm_id=swarm_id,
+            model_id=model_id,
+            agent_id=agent_id,
+            model_name=model_name,
+            architecture=architecture,
+            created=now,
+            updated=now,
+        )
+        session.add(model)
+        session.flush()
+    else:
+        model.updated = now
+        model.agent_id = agent_id or model.agent_id
+        model.model_name = model_name or model.model_name
+        model.architecture = architecture or model.architecture
+    return model
+
+
+def is_visible(session: Session, version_pk: int) -> bool:
+    """The version exists and is not deleted (hidden)."""
+    return session.scalar(select(VersionRow.hidden).where(VersionRow.pk == version_pk)) is False
+
+
+def next_seq(session: Session, model_pk: int) -> int:
+    current = session.scalar(
+        select(func.max(VersionRow.seq)).where(VersionRow.model_pk == model_pk)
+    )
+    return (current or 0) + 1
+
+
+def insert_manifest(session: Session, version_pk: int, manifest: Manifest) -> None:
+    """Insert tensors and chunks as two executemany statements; sets ``pk`` on every
+    chunk from one query after each.
+
+    Not INSERT ... RETURNING: with ordered RETURNING on SQLite, SQLAlchemy sends one
+    statement per row (~200 for a 100-tensor version, a third of a small save).
+    """
+    if not manifest.tensors:
+        return
+    tensor_rows = [
+        {
+            "version_pk": version_pk,
+            "position": e.position,
+            "group": e.group,
+            "name": e.name,
+            "dtype": e.dtype,
+            "shape": list(e.shape),
+            "byte_length": e.byte_length,
+            "chunk_bytes": e.chunk_bytes,
+            "alias_of": e.alias_of,
+        }
+        for e in manifest.tensors
+    ]
+    session.execute(insert(_TENSORS), tensor_rows)
+    tensor_pk: dict[int, int] = {
+        position: pk
+        for position, pk in session.execute(
+            select(TensorRow.position, TensorRow.pk).where(TensorRow.version_pk == version_pk)
+        )
+    }
+    chunk_rows = [
+        {
+            "tensor_pk": tensor_pk[e.position],
+            "idx": c.idx,
+            "raw_hash": c.raw_hash,
+            "raw_length": c.raw_length,
+            "blob_key": c.blob_key,
+            "encoded_length": c.encoded_length,
+            "codec": c.codec,
+            "base_chunk_pk": c.base_chunk_pk,
+            "depth": c.depth,
+        }
+        for e in manifest.tensors
+        for c in e.chunks
+    ]
+    if not chunk_rows:
+        return
+    session.execute(insert(_CHUNKS), chunk_rows)
+    chunk_pk = {
+        (t_pk, idx): pk
+        for pk, t_pk, idx in session.execute(
+            select(ChunkRow.pk, ChunkRow.tensor_pk, ChunkRow.idx)
+            .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
+            .where(TensorRow.version_pk == version_pk)
+        )
+    }
+    for e in manifest.tensors:
+        for c in e.chunks:
+            c.pk = chunk_pk[(tensor_pk[e.position], c.idx)]
+
+
+def insert_inline_frames(session: Session, manifest: Manifest) -> None:
+    """Insert the manifest's inline frames that are not stored yet, in the write
+    transaction (writers are serialized, so a frame present now stays until this
+    commits). The first chunk of each frame inserted here counts as new bytes."""
+    frames = manifest.inline_frames
+    if not frames:
+        return
+    keys = sorted(frames)
+    present: set[str] = set()
+    for start in range(0, len(keys), _IN_BATCH):
+        batch = keys[start : start + _IN_BATCH]
+        present.update(
+            session.scalars(select(InlineFrameRow.key).where(InlineFrameRow.key.in_(batch)))
+        )
+    missing = [k for k in keys if k not in present]
+    if not missing:
+        return
+    session.execute(insert(InlineFrameRow), [{"key": k, "frame": frames[k]} for k in missing])
+    unclaimed = set(missing)
+    for tensor in manifest.tensors:
+        for chunk in tensor.chunks:
+            if chunk.frame is not None and chunk.blob_key in unclaimed:
+                chunk.new_blob = True
+                unclaimed.discard(chunk.blob_key)
+
+
+def _chunk_entry(row: Any, frame: bytes | None = None) -> ChunkEntry:
+    """From a ``tensor_chunks`` row (Core row or ORM instance)."""
+    return ChunkEntry(
+        idx=row.idx,
+        raw_hash=row.raw_hash,
+        raw_length=row.raw_length,
+        blob_key=row.blob_key,
+        encoded_length=row.encoded_length,
+        codec=row.codec,
+        depth=row.depth,
+        base_chunk_pk=row.base_chunk_pk,
+        pk=row.pk,
+        frame=frame,
+    )
+
+
+def _chunks_with_frames() -> Select[Any]:
+    """Chunk rows, each with its inline frame (None for a blob file)."""
+    return (
+        select(_CHUNKS, InlineFrameRow.frame)
+        .select_from(_CHUNKS)
+        .outerjoin(InlineFrameRow, InlineFrameRow.key == _CHUNKS.c.blob_key)
+    )
+
+
+def load_manifest(session: Session, version_pk: int) -> list[TensorEntry]:
+    tensors = session.execute(
+        select(_TENSORS).where(_TENSORS.c.version_pk == version_pk).order_by(_TENSORS.c.position)
+    )
+    entries = {
+        t.pk: TensorEntry(
+            position=t.position,
+            group=t.group,
+            name=t.name,
+            dtype=t.dtype,
+            shape=tuple(t.shape),
+            byte_length=t.byte_length,
+            chunk_bytes=t.chunk_bytes,
+            alias_of=t.alias_of,
+        )
+        for t in tensors
+    }
+    chunk_query = (
+        _chunks_with_frames()
+        .join(_TENSORS, _TENSORS.c.pk == _CHUNKS.c.tensor_pk)
+        .where(_TENSORS.c.version_pk == version_pk)
+        .order_by(_CHUNKS.c.tensor_pk, _CHUNKS.c.idx)
+    )
+    for row in session.execute(chunk_query):
+        entries[row.tensor_pk].chunks.append(_chunk_entry(row, row.frame))
+    return list(entries.values())
+
+
+def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry]:
+    wanted = sorted(set(pks))
+    found: dict[int, ChunkEntry] = {}
+    for start in range(0, len(wanted), _IN_BATCH):
+        batch = wanted[start : start + _IN_BATCH]
+        query = _chunks_with_frames().where(_CHUNKS.c.pk.in_(batch))
+        for row in session.execute(query):
+            found[row.pk] = _chunk_entry(row, row.frame)
+    return found
+
+
+def referenced_blob_keys(session: Session) -> set[str]:
+    """Every blob any table names (chunks, dataset samples, ...): see ``meta.blob_refs``."""
+    from swarmstore.meta.blob_refs import referenced_blob_keys as every_reference
+
+    return every_reference(session)
+
+
+def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str, str, int]]:
+    """(swarm, model, version, tensor, chunk idx, blob key, raw hash, encoded length)
+    of every chunk."""
+    query = (
+        select(
+            ModelRow.swarm_id,
+            ModelRow.model_id,
+            VersionRow.version,
+            TensorRow.name,
+            ChunkRow.idx,
+            ChunkRow.blob_key,
+            ChunkRow.raw_hash,
+            ChunkRow.encoded_length,
+        )
+        .join(TensorRow, TensorRow.pk == ChunkRow.tensor_pk)
+        .join(VersionRow, VersionRow.pk == TensorRow.version_pk)
+        .join(ModelRow, ModelRow.pk == VersionRow.model_pk)
+        .order_by(ChunkRow.blob_key)
+    )
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
