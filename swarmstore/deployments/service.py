@@ -48,6 +48,7 @@ from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import append_event, append_outbox
 from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.meta.tables_registry import DeploymentRow, DeploymentStatusRow
+from swarmstore.models import queries as q
 from swarmstore.records.base import utc_now
 from swarmstore.records.dataset import InvalidFieldError
 from swarmstore.records.deployment import ModelDeployment, change_status
@@ -159,8 +160,8 @@ class DeploymentService:
                 raise InvalidFieldError(
                     f"deployment {rec.id!r} already exists in swarm {swarm_id!r}", field="id"
                 )
-            model = c.require_model(session, swarm_id, rec.model_id)
-            version = c.require_version(session, model, rec.version)
+            model = q.require_model(session, swarm_id, rec.model_id)
+            version = q.require_version(session, model, rec.version)
             check_deployable(session, model, rec.version, rec.environment, who)
             stored = self._insert(session, swarm_id, model, version, rec, who, now, emitted)
         for name, event in emitted:
@@ -375,7 +376,7 @@ class DeploymentService:
                 raise NoRollbackTargetError(
                     f"deployment {deployment_id!r} already serves version {target!r}"
                 )
-            version = c.require_version(session, model, target)
+            version = q.require_version(session, model, target)
             check_deployable(session, model, target, current.environment, actor)
             self._change(session, current, "rolled_back", reason, actor, now, emitted)
             source = previous or current

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from swarmstore.errors import BackendUnavailableError, SwarmStoreError
 from swarmstore.filelock import file_lock
 from swarmstore.meta import schema as _schema  # noqa: F401  (registers every table)
 from swarmstore.meta.migrate import HEAD_REVISION, upgrade_to_head
+from swarmstore.meta.unit import Emitter, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 _WRITE = "swarmstore_write"
@@ -192,6 +193,10 @@ class MetaStore:
         """
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    def unit_of_work(self, bus: Emitter) -> AbstractContextManager[UnitOfWork]:
+        """A write transaction whose ``publish``ed events are emitted on ``bus`` after commit."""
+        return unit_of_work(self, bus)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from swarmstore.errors import ModelNotFoundError
 from swarmstore.meta.tables import ChunkRow, InlineFrameRow, ModelRow, TensorRow, VersionRow
 from swarmstore.models.manifest import ChunkEntry, Manifest, TensorEntry
 
@@ -41,6 +42,30 @@ def find_version(
     else:
         query = query.where(VersionRow.version == version)
     return session.scalar(query)
+
+
+def require_model(session: Session, swarm_id: str, model_id: str) -> ModelRow:
+    model = find_model(session, swarm_id, model_id)
+    if model is None:
+        raise ModelNotFoundError(
+            f"model {model_id!r} not found in swarm {swarm_id!r}",
+            swarm_id=swarm_id,
+            model_id=model_id,
+        )
+    return model
+
+
+def require_version(session: Session, model: ModelRow, version: str) -> VersionRow:
+    row = find_version(session, model.pk, version)
+    if row is None:
+        raise ModelNotFoundError(
+            f"version {version!r} of model {model.model_id!r} not found in swarm "
+            f"{model.swarm_id!r}",
+            swarm_id=model.swarm_id,
+            model_id=model.model_id,
+            version=version,
+        )
+    return row
 
 
 def list_versions(

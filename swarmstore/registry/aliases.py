@@ -20,6 +20,7 @@ from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.log import append_event, append_outbox
 from swarmstore.meta.tables import VersionRow
 from swarmstore.meta.tables_registry import AuditRow, ModelAliasRow
+from swarmstore.models import queries as q
 from swarmstore.records.base import utc_now
 from swarmstore.records.registry import AuditEntry
 from swarmstore.registry import common as c
@@ -50,8 +51,8 @@ class AliasService:
         validate_id("actor", actor)
         now = utc_now()
         with self.meta.write() as session:
-            model = c.require_model(session, swarm_id, model_id)
-            target = c.require_version(session, model, version)
+            model = q.require_model(session, swarm_id, model_id)
+            target = q.require_version(session, model, version)
             entry = c.require_entry(session, model)
             row = session.scalar(
                 select(ModelAliasRow).where(
@@ -105,7 +106,7 @@ class AliasService:
         validate_id("model id", model_id)
         validate_id("alias", alias)
         with self.meta.read() as session:
-            model = c.require_model(session, swarm_id, model_id)
+            model = q.require_model(session, swarm_id, model_id)
             version = session.scalar(
                 select(VersionRow.version)
                 .join(ModelAliasRow, ModelAliasRow.version_pk == VersionRow.pk)
@@ -124,7 +125,7 @@ class AliasService:
         validate_id("swarm_id", swarm_id)
         validate_id("model id", model_id)
         with self.meta.read() as session:
-            model = c.require_model(session, swarm_id, model_id)
+            model = q.require_model(session, swarm_id, model_id)
             rows = session.execute(
                 select(ModelAliasRow.alias, VersionRow.version)
                 .join(VersionRow, ModelAliasRow.version_pk == VersionRow.pk)

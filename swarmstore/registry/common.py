@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from swarmstore.errors import ModelNotFoundError, RegistryEntryNotFoundError
-from swarmstore.meta.tables import ModelRow, VersionRow
+from swarmstore.errors import RegistryEntryNotFoundError
+from swarmstore.meta.tables import ModelRow
 from swarmstore.meta.tables_registry import (
     ApprovalRow,
     AuditRow,
@@ -22,34 +22,9 @@ from swarmstore.meta.tables_registry import (
     RegistryEntryRow,
     RegistryVersionRow,
 )
-from swarmstore.models import queries as q
 from swarmstore.records.registry import Approval, AuditEntry, ModelRegistryEntry
 
 STAGE_ORDER = ("registered", "development", "staging", "production")
-
-
-def require_model(session: Session, swarm_id: str, model_id: str) -> ModelRow:
-    model = q.find_model(session, swarm_id, model_id)
-    if model is None:
-        raise ModelNotFoundError(
-            f"model {model_id!r} not found in swarm {swarm_id!r}",
-            swarm_id=swarm_id,
-            model_id=model_id,
-        )
-    return model
-
-
-def require_version(session: Session, model: ModelRow, version: str) -> VersionRow:
-    row = q.find_version(session, model.pk, version)
-    if row is None:
-        raise ModelNotFoundError(
-            f"version {version!r} of model {model.model_id!r} not found in swarm "
-            f"{model.swarm_id!r}",
-            swarm_id=model.swarm_id,
-            model_id=model.model_id,
-            version=version,
-        )
-    return row
 
 
 def entry_of_model(session: Session, model: ModelRow) -> RegistryEntryRow | None:

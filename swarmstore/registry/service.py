@@ -43,6 +43,7 @@ from swarmstore.meta.tables_registry import (
     RegistryEntryRow,
     RegistryVersionRow,
 )
+from swarmstore.models import queries as q
 from swarmstore.records.base import utc_now
 from swarmstore.records.dataset import InvalidFieldError
 from swarmstore.records.registry import (
@@ -299,7 +300,7 @@ class RegistryService:
                     )
             else:
                 validate_id("model id", model_id)
-                row = c.require_entry(session, c.require_model(session, swarm_id, model_id or ""))
+                row = c.require_entry(session, q.require_model(session, swarm_id, model_id or ""))
             return c.entry_record(row)
 
     # -- stages and approvals -----------------------------------------------
@@ -312,8 +313,8 @@ class RegistryService:
         validate_id("actor", actor)
         now = utc_now()
         with self.meta.write() as session:
-            model = c.require_model(session, swarm_id, model_id)
-            c.require_version(session, model, version)
+            model = q.require_model(session, swarm_id, model_id)
+            q.require_version(session, model, version)
             row = c.require_entry(session, model)
             rec = c.entry_record(row)
             current = self._version_stage(rec, version)
@@ -410,8 +411,8 @@ class RegistryService:
             )
         now = utc_now()
         with self.meta.write() as session:
-            model = c.require_model(session, swarm_id, model_id)
-            c.require_version(session, model, version)
+            model = q.require_model(session, swarm_id, model_id)
+            q.require_version(session, model, version)
             row = c.require_entry(session, model)
             rec = c.entry_record(row)
             self._version_stage(rec, version)
