@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+__all__ = ["Emitter", "IndexUpdate", "Session", "UnitOfWork", "unit_of_work"]
+
 from swarmstore.meta.log import append_event, append_outbox
 
 if TYPE_CHECKING:
