@@ -1,7 +1,7 @@
 """Two hashes, two jobs.
 
-- ``raw_hash``: xxh3-128 of a chunk's raw bytes, checked on every read (14 GB/s
-  here, so verification is never the bottleneck). It guards against corruption,
+- ``raw_hash``: xxh3-128 of a chunk's raw bytes, checked on every read (far
+  faster than decoding, so verification is never the bottleneck). It guards against corruption,
   not adversaries.
 - ``blob_key``: BLAKE3-256 of the encoded frame, the content address. Being
   cryptographic, two different frames never share a key, across swarms too.

@@ -37,7 +37,8 @@ Modules, one transform each (zarr-style: registered id + JSON config):
   its base) -- delta coders chosen because they decode fast: restoring a delta
   should cost little more than its keyframe;
 - ``frame``: frame layout and versioning; ``registry``: id -> class;
-- ``pipeline``: policy choices, encode/decode of one chunk.
+- ``choose``: which layout, delta and coders a chunk gets (from samples);
+  ``pipeline``: encode/decode of one chunk with them.
 
 Speed: the byte transforms (plane split/join with sign rotation, nibble
 packing, delta) run as single-pass C kernels (``_kernels.c``, an optional

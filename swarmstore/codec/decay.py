@@ -6,8 +6,8 @@ parameter no gradient touched -- an embedding row of a token the batches did
 not hold -- is then exactly its base multiplied ``steps`` times by that
 factor, yet its plain delta is a spread of small ulp counts (~2-5 bits per
 element). Subtracting that prediction instead of the base leaves exact zeros
-there: the 1-step delta of MiniLM's word embeddings is ~5x smaller, the
-8-step one ~1.6x.
+there, so fine-tuning deltas of embedding tables shrink most (figures in
+``benchmarks/results/codec.md``).
 
 In a frame the transform sits before ``delta`` and changes the base, not the
 data: ``[decay, delta.sub]`` decodes as ``target = decay(base) + delta``.

@@ -1,14 +1,14 @@
 """``huff``: a Huffman coder whose decoder reads many symbols per table lookup.
 
-zstd's huff0 decodes one (or two) symbols per table lookup, ~0.5-1.3 GB/s of
-output on the CPUs we measure, whatever the entropy. A fine-tuning delta's
+zstd's huff0 decodes one (or two) symbols per table lookup, at a roughly
+fixed rate of output bytes whatever the entropy. A fine-tuning delta's
 planes are mostly 0 with a few small values (1-2 bits/byte), so that cost
 follows the raw size, not the compressed one: decoding an 8-step delta cost
-more than decoding its keyframe although it is 4-5x smaller. Here the decoder
+more than decoding its keyframe although it is several times smaller. Here the decoder
 (``_kernels.c``) looks up 11 bits at a time in a table whose entry holds the
 bytes of every whole code in them (up to 8 bytes), and runs four independent
-bitstreams interleaved, so its cost follows the compressed bits (2-4 GB/s on
-those planes).
+bitstreams interleaved, so its cost follows the compressed bits (figures in
+``benchmarks/results/codec.md``).
 
 Tokens: a byte value (0..255), or a run of 1..8 copies of the plane's ``fill``
 byte (its most common value) -- without runs a 0.72-probable zero would still
@@ -124,7 +124,7 @@ def _limit(count: np.ndarray, limit: int) -> np.ndarray:
 
 def table_bits(elements: int, tokens: int) -> int:
     """The code length limit for a stream of ``elements``: the decoder builds a
-    table of 2**(longest code) entries (~10 ns each), so a small chunk gets
+    table of 2**(longest code) entries, so a small chunk gets
     shorter codes (<= 3 % larger there) and a table it can afford."""
     need = max(1, (tokens - 1).bit_length())  # room for every token
     return max(need, min(H16_MAX_LEN, max(8, elements.bit_length() - 4)))

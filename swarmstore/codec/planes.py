@@ -43,7 +43,7 @@ class BytePlanes:
         if self.width == 1:
             return [data]
         rows = data.reshape(-1, self.width)
-        # one strided gather per plane: ~7x faster in numpy than a 2-D transpose copy
+        # one strided gather per plane: numpy does this far faster than a 2-D transpose copy
         return [np.ascontiguousarray(rows[:, i]) for i in range(self.width)]
 
     def join_into(self, planes: list[np.ndarray], out: np.ndarray) -> None:
@@ -65,7 +65,7 @@ class BytePlanes:
 # The chain ``signbit(w) > planes(w)`` (or ``planes(w)`` alone) computed with
 # whole-array unsigned-integer passes: each plane is ``(x >> 8i)`` narrowed by
 # a casting copy, and the join is ``x = x * 256 | plane`` -- contiguous SIMD
-# passes, where strided byte gathers/stores run 5-8x slower. Left shifts are
+# passes, where strided byte gathers/stores run several times slower. Left shifts are
 # written as multiplies (numpy vectorizes those for 16-bit lanes, not shifts).
 
 

@@ -1,4 +1,4 @@
-"""SQL table for streamed metric histories in columnar blocks (issue 4).
+"""SQL table for streamed metric histories in columnar blocks.
 
 ``metric_blocks``: one row per (flush, experiment, metric key) holding that
 flush's points of the key as packed little-endian arrays, so reading a

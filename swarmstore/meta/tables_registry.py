@@ -1,4 +1,4 @@
-"""SQL tables for the registry, approvals, aliases, audit trail and deployments (issue 4).
+"""SQL tables for the registry, approvals, aliases, audit trail and deployments.
 
 One registry entry governs one model (``registry_entries.model_pk`` is unique);
 its versions carry their own stage in ``registry_versions``. Approvals, the
@@ -153,9 +153,9 @@ class DeploymentStatusRow(Base):
 
 # Indexes the analytics queries need on the training tables (declared here, created by
 # migration 0004): ordered experiment queries stop after ``limit`` rows instead of
-# scanning and sorting every row (30k experiments: 300 ms -> 0.5 ms, see
-# benchmarks/analytics.py), and the swarm-scoped "experiments run recently" count is
-# answered from the index alone (the wide ``history`` column sits before ``started``).
+# scanning and sorting every row (measured in benchmarks/results/analytics.md), and
+# the swarm-scoped "experiments run recently" count is answered from the index alone
+# (the wide ``history`` column sits before ``started``).
 EXPERIMENT_ANALYTICS_INDEXES = (
     Index("ix_experiments_final_accuracy", ExperimentRow.final_accuracy),
     Index(

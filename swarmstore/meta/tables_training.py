@@ -1,4 +1,4 @@
-"""SQL tables for datasets and experiments (issue 4).
+"""SQL tables for datasets and experiments.
 
 - ``datasets``: one row per dataset *version*. Samples live in one blob
   (Parquet, ``swarmstore.datasets.columnar``) named by ``samples_blob``;

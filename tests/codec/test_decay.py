@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from swarmstore.codec import CodecPolicy, decode_chunk, decode_chunk_into, encode_chunk
 from swarmstore.codec import frame as framing
 from swarmstore.codec import native as nat
+from swarmstore.codec.choose import sample as _sample
 from swarmstore.codec.decay import MAX_STEPS, Decay, _candidates, detect
 from swarmstore.codec.native import KERNELS
-from swarmstore.codec.pipeline import _sample
 from swarmstore.errors import CodecError
 
 FAST = settings(deadline=None, max_examples=60)
