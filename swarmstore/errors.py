@@ -7,6 +7,8 @@ and handlers never have to parse strings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SwarmStoreError(Exception):
     """Base of every error swarmstore raises on purpose."""
@@ -47,6 +49,24 @@ class VersionExistsError(SwarmStoreError, ValueError):
 
 class InvalidRecordError(SwarmStoreError, ValueError):
     """A record or argument is malformed; nothing was written."""
+
+
+class InvalidFieldError(InvalidRecordError):
+    """A named field of a record is invalid. ``field`` is its dotted camelCase path
+    (``"metrics.trainingHistory.3.trainingLoss"``); ``errors`` lists every problem
+    pydantic found, as ``(field, message)`` pairs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = list(errors)
 
 
 class InvalidIdentifierError(InvalidRecordError):
@@ -95,7 +115,7 @@ class StoreLockedError(SwarmStoreError, TimeoutError):
     """A lock on the store could not be taken in time."""
 
 
-# -- registry, deployments, analytics (issue 4) ---------------------------------
+# -- registry, deployments, analytics ------------------------------------------
 
 
 class RegistryEntryNotFoundError(NotFoundError):
@@ -156,7 +176,7 @@ class InvalidQueryError(InvalidRecordError):
         self.field = field
 
 
-# -- derived indexes and lineage (issue 5) ---------------------------------------
+# -- derived indexes and lineage -----------------------------------------------
 
 
 class IndexUnavailableError(SwarmStoreError, RuntimeError):
@@ -179,7 +199,7 @@ class VersionInUseError(SwarmStoreError, ValueError):
         _set_fields(self, fields)
 
 
-# -- training integration (issue 6) ---------------------------------------------
+# -- training integration ------------------------------------------------------
 
 
 class CheckpointSaveError(SwarmStoreError, IOError):
@@ -206,7 +226,7 @@ class CallbackOrderError(SwarmStoreError, RuntimeError):
     Nothing was written."""
 
 
-# -- datasets and experiments (issue 4) -------------------------------------------
+# -- datasets and experiments --------------------------------------------------
 
 
 class DatasetNotFoundError(NotFoundError):

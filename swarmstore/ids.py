@@ -9,7 +9,8 @@ from __future__ import annotations
 import unicodedata
 
 from swarmstore.errors import InvalidIdentifierError
-from swarmstore.meta.tables import ID_LENGTH
+
+ID_LENGTH = 200  # ids are validated to at most this many characters (meta sizes columns by it)
 
 
 def validate_id(kind: str, value: object) -> str:

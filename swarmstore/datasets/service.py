@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from swarmstore.blobs import BlobStore
 from swarmstore.datasets import queries as dq
 from swarmstore.datasets.columnar import FORMAT_VERSION, decode_samples, encode_samples
@@ -36,9 +34,9 @@ from swarmstore.hashing import blob_key
 from swarmstore.ids import validate_id
 from swarmstore.meta import lineage as ln
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.log import append_event, append_outbox
 from swarmstore.meta.tables_training import DatasetRow
-from swarmstore.records.base import utc_now
+from swarmstore.meta.unit import IndexUpdate, Session
+from swarmstore.records.base import parse_record
 from swarmstore.records.dataset import (
     DatasetSamples,
     DatasetSplits,
@@ -61,13 +59,7 @@ class SplitPolicy:
 
 
 def parse_dataset(record: TrainingDataset | Mapping[str, Any]) -> TrainingDataset:
-    if isinstance(record, TrainingDataset):
-        return record
-    if not isinstance(record, Mapping):
-        raise InvalidRecordError(
-            f"a dataset must be a mapping or TrainingDataset, not {type(record).__name__}"
-        )
-    return TrainingDataset.model_validate(dict(record))
+    return parse_record(TrainingDataset, record, what="a dataset")
 
 
 def complete_statistics(rec: TrainingDataset) -> DatasetStatistics:
@@ -138,7 +130,6 @@ class DatasetService:
             self.blobs.put(key, data)
             self.blobs.flush()
 
-        now = utc_now()
         extra: dict[str, Any] = {
             "preprocessing": rec.preprocessing.to_json_dict(),
             "createdAt": rec.created_at.isoformat(),
@@ -148,7 +139,8 @@ class DatasetService:
             extra["splitting"] = splitting
         if provenance:
             extra["provenance"] = dict(provenance)
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
             version, parent_version = self._version(session, swarm_id, rec, explicit_version)
             parent = (
                 None
@@ -187,15 +179,16 @@ class DatasetService:
                 "version": version,
                 "parent_version": parent_version,
             }
-            append_event(session, TRAINING_DATASET_STORED, swarm_id, event, now)
-            append_outbox(
-                session,
-                TOPIC,
-                f"{swarm_id}/{dataset_id}/{version}",
-                {**event, "name": rec.name, "format": rec.format},
-                now,
+            uow.publish(
+                TRAINING_DATASET_STORED,
+                event,
+                swarm_id=swarm_id,
+                index=IndexUpdate(
+                    TOPIC,
+                    f"{swarm_id}/{dataset_id}/{version}",
+                    {**event, "name": rec.name, "format": rec.format},
+                ),
             )
-        self.events.emit(TRAINING_DATASET_STORED, event)
         return rec.model_copy(
             update={"version": version, "parent_version": parent_version, "swarm_id": swarm_id}
         )

@@ -17,7 +17,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from swarmstore.records.dataset import SPLIT_NAMES, DatasetSamples, DatasetSplits, SplitName
+from swarmstore.records.dataset import (
+    SPLIT_NAMES,
+    DatasetSamples,
+    DatasetSplits,
+    SplitName,
+    register_sample_dataset,
+)
 
 Target = Literal["auto", "outputs", "labels", "none"]
 MISSING_LABEL_INDEX = -100
@@ -96,3 +102,7 @@ def split_datasets(
         name: SampleDataset(samples, indices=getattr(splits, name), **options)
         for name in SPLIT_NAMES
     }
+
+
+# ``TrainingDataset.torch_dataset`` builds these (records import no torch).
+register_sample_dataset(SampleDataset)

@@ -1,4 +1,4 @@
-"""Training datasets: store, read, versions, splits, imports (issue 4)."""
+"""Training datasets: store, read, versions, splits, imports."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# registers the torch ``SampleDataset`` that ``TrainingDataset.torch_dataset`` builds
+import swarmstore.datasets.torch_dataset  # noqa: F401  (records import no torch)
 from swarmstore.datasets import intake as imp
 from swarmstore.datasets.service import DatasetService, SplitPolicy
 from swarmstore.datasets.splits import DEFAULT_FRACTIONS, Fractions

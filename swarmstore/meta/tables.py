@@ -29,7 +29,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ID_LENGTH = 200  # ids are validated to at most this many characters
+from swarmstore.ids import ID_LENGTH as ID_LENGTH  # id columns hold validated ids
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

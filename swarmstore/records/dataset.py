@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from swarmstore.errors import InvalidRecordError
+from swarmstore.errors import InvalidFieldError as InvalidFieldError  # re-exported: its old home
 from swarmstore.records.base import Record, utc_now
 
 DataType = Literal["supervised", "unsupervised", "reinforcement", "meta-learning"]
@@ -43,24 +43,6 @@ ARRAY_KINDS = frozenset("biufc")
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class InvalidFieldError(InvalidRecordError):
-    """A named field of a record is invalid. ``field`` is its dotted camelCase path
-    (``"metrics.trainingHistory.3.trainingLoss"``); ``errors`` lists every problem
-    pydantic found, as ``(field, message)`` pairs."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field: str | None = None,
-        errors: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.errors = list(errors)
 
 
 class InvalidSplitError(InvalidFieldError):
@@ -443,8 +425,6 @@ class TrainingDataset(CheckedRecord):
     def torch_dataset(self, split: SplitName | None = None, **options: Any) -> Any:
         """A ``torch.utils.data.Dataset`` over the samples (one split, or all);
         ``options`` go to ``swarmstore.datasets.torch_dataset.SampleDataset``."""
-        from swarmstore.datasets.torch_dataset import SampleDataset
-
         if split is not None and split not in DatasetSplits.model_fields:
             raise InvalidSplitError(
                 f"unknown split {split!r}; one of {sorted(DatasetSplits.model_fields)}"
@@ -453,13 +433,38 @@ class TrainingDataset(CheckedRecord):
         if "classes" not in options:
             labels = self.samples.labels or []
             options["classes"] = sorted({label for label in labels if label is not None})
-        return SampleDataset(self.samples, indices=indices, **options)
+        return _sample_dataset_factory()(self.samples, indices=indices, **options)
 
     def split_datasets(self, **options: Any) -> dict[SplitName, Any]:
         """One torch ``Dataset`` per split, sharing one class list."""
-        from swarmstore.datasets.torch_dataset import split_datasets
+        if "classes" not in options:
+            labels = self.samples.labels or []
+            options["classes"] = sorted({label for label in labels if label is not None})
+        return {name: self.torch_dataset(name, **options) for name in SPLIT_NAMES}
 
-        return split_datasets(self.samples, self.splits, **options)
+
+# --------------------------------------------------------------------------- torch hook
+
+SampleDatasetFactory = Callable[..., Any]
+"""``(samples, *, indices=None, **options) -> torch.utils.data.Dataset``."""
+
+_sample_dataset: list[SampleDatasetFactory] = []
+
+
+def register_sample_dataset(factory: SampleDatasetFactory) -> None:
+    """Install what ``TrainingDataset.torch_dataset`` builds.
+
+    Records import no torch: ``swarmstore.datasets.torch_dataset`` registers its
+    ``SampleDataset`` here when it is imported (``import swarmstore`` imports it)."""
+    _sample_dataset[:] = [factory]
+
+
+def _sample_dataset_factory() -> SampleDatasetFactory:
+    if not _sample_dataset:
+        raise RuntimeError(
+            "torch datasets need swarmstore.datasets.torch_dataset; import it (or swarmstore)"
+        )
+    return _sample_dataset[0]
 
 
 class DatasetVersionInfo(Record):

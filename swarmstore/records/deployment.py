@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from swarmstore.errors import InvalidFieldError
 from swarmstore.records.base import utc_now
-from swarmstore.records.dataset import CheckedOpenRecord, CheckedRecord, InvalidFieldError, as_utc
+from swarmstore.records.dataset import CheckedOpenRecord, CheckedRecord, as_utc
 from swarmstore.records.experiment import Finite
 from swarmstore.records.registry import InvalidTransitionError
 

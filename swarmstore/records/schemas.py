@@ -15,7 +15,7 @@ from swarmstore.records.deployment import ModelDeployment
 from swarmstore.records.experiment import TrainingExperiment
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
 from swarmstore.records.registry import Approval, AuditEntry, ModelRegistryEntry
-from swarmstore.training.options import IntegrationOptions
+from swarmstore.records.training import IntegrationOptions
 
 PUBLIC_RECORDS: tuple[type[BaseModel], ...] = (
     NeuralModelRecord,
