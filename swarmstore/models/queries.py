@@ -1,4 +1,5 @@
-"""Queries of the model aggregate: models, versions and their manifests."""
+"""Queries of the model aggregate: models, versions, their manifests, the rows a
+deleted version leaves behind and the lineage a stored version writes."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, Table, delete, exists, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
 from swarmstore.errors import ModelNotFoundError
+from swarmstore.meta import lineage as ln
+from swarmstore.meta.schema import metadata
 from swarmstore.meta.tables import ChunkRow, InlineFrameRow, ModelRow, TensorRow, VersionRow
+from swarmstore.meta.tables_lineage import LineageEdgeRow
 from swarmstore.models.manifest import ChunkEntry, Manifest, TensorEntry
+from swarmstore.records.model import NeuralModelRecord
 
 _IN_BATCH = 500  # stay under every backend's bound-parameter limit
 # Manifests are read and written as Core rows: no ORM identity map or instance per
@@ -66,6 +71,30 @@ def require_version(session: Session, model: ModelRow, version: str) -> VersionR
             version=version,
         )
     return row
+
+
+def parent_missing(swarm_id: str, model_id: str, version: str) -> ModelNotFoundError:
+    """The error of a parent (``parent_version`` or ``merged_from``) that is not stored."""
+    return ModelNotFoundError(
+        f"parent version {version!r} of model {model_id!r} in swarm {swarm_id!r} does not exist",
+        swarm_id=swarm_id,
+        model_id=model_id,
+        version=version,
+    )
+
+
+def require_parents(session: Session, swarm_id: str, refs: list[tuple[str, str]]) -> None:
+    """Every (model_id, version) of ``refs`` is a visible version, or ``parent_missing``."""
+    for model_id, version in refs:
+        model = find_model(session, swarm_id, model_id)
+        if model is None or find_version(session, model.pk, version) is None:
+            raise parent_missing(swarm_id, model_id, version)
+
+
+def version_name(session: Session, version_pk: int) -> str | None:
+    """The name of a version row (hidden or not), None if it is gone."""
+    row = session.get(VersionRow, version_pk)
+    return row.version if row else None
 
 
 def list_versions(
@@ -316,3 +345,164 @@ def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str
         .order_by(ChunkRow.blob_key)
     )
     return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+# -- deletion (see ``models.deletion``) ---------------------------------------
+
+
+def hide_version(session: Session, version_pk: int) -> None:
+    session.execute(update(VersionRow).where(VersionRow.pk == version_pk).values(hidden=True))
+
+
+def _hidden_tensors(model_pk: int) -> Select[Any]:
+    return (
+        select(TensorRow.pk)
+        .join(VersionRow, VersionRow.pk == TensorRow.version_pk)
+        .where(VersionRow.model_pk == model_pk, VersionRow.hidden.is_(True))
+    )
+
+
+def unused_hidden_chunks(session: Session, model_pk: int) -> list[int]:
+    """Chunks of the model's hidden versions that no chunk uses as a delta base."""
+    user = aliased(ChunkRow)
+    return list(
+        session.scalars(
+            select(ChunkRow.pk).where(
+                ChunkRow.tensor_pk.in_(_hidden_tensors(model_pk)),
+                ~exists().where(user.base_chunk_pk == ChunkRow.pk),
+            )
+        )
+    )
+
+
+def delete_chunks(session: Session, pks: list[int]) -> set[str]:
+    """Delete chunk rows; returns the blob keys they named."""
+    keys: set[str] = set()
+    for start in range(0, len(pks), _IN_BATCH):
+        batch = pks[start : start + _IN_BATCH]
+        keys.update(session.scalars(select(ChunkRow.blob_key).where(ChunkRow.pk.in_(batch))))
+        session.execute(delete(ChunkRow).where(ChunkRow.pk.in_(batch)))
+    return keys
+
+
+def drop_unnamed_inline_frames(session: Session, keys: set[str]) -> None:
+    """Delete the inline frames of ``keys`` that no chunk names any more.
+
+    Safe inside any write transaction: writers are serialized and each one
+    re-inserts the inline frames its manifest names.
+    """
+    named = exists().where(ChunkRow.blob_key == InlineFrameRow.key)
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _IN_BATCH):
+        batch = ordered[start : start + _IN_BATCH]
+        session.execute(delete(InlineFrameRow).where(InlineFrameRow.key.in_(batch), ~named))
+
+
+def delete_empty_hidden_tensors(session: Session, model_pk: int) -> None:
+    """Delete the tensors of the model's hidden versions that have no chunk left."""
+    session.execute(
+        delete(TensorRow).where(
+            TensorRow.pk.in_(_hidden_tensors(model_pk)),
+            ~exists().where(ChunkRow.tensor_pk == TensorRow.pk),
+        )
+    )
+
+
+def _named_elsewhere() -> list[ColumnElement[bool]]:
+    """One EXISTS per foreign key, in any table, that can name a version."""
+    versions = VersionRow.__table__
+    clauses: list[ColumnElement[bool]] = []
+    for table in metadata.sorted_tables:
+        if table is TensorRow.__table__:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is not versions:
+                continue
+            if table is versions:  # a child version's parent_pk
+                child = aliased(VersionRow)
+                clauses.append(exists().where(child.parent_pk == VersionRow.pk))
+            else:
+                clauses.append(exists().where(fk.parent == VersionRow.pk))
+    return clauses
+
+
+def removable_hidden_versions(session: Session, model_pk: int) -> list[int]:
+    """Hidden versions of the model without tensors that no row of any table names."""
+    named = [~clause for clause in _named_elsewhere()]
+    return list(
+        session.scalars(
+            select(VersionRow.pk).where(
+                VersionRow.model_pk == model_pk,
+                VersionRow.hidden.is_(True),
+                ~exists().where(TensorRow.version_pk == VersionRow.pk),
+                *named,
+            )
+        )
+    )
+
+
+def delete_versions(session: Session, pks: list[int]) -> None:
+    session.execute(delete(VersionRow).where(VersionRow.pk.in_(pks)))
+
+
+# -- lineage rows of model versions -------------------------------------------
+
+
+def record_version_lineage(
+    session: Session,
+    swarm_id: str,
+    rec: NeuralModelRecord,
+    parents: list[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Agent, model and version nodes and their edges, a PARENT_OF edge per parent."""
+    model_key = ln.node_key(ln.MODEL, swarm_id, rec.id)
+    version_key = ln.node_key(ln.MODEL_VERSION, swarm_id, rec.id, rec.version)
+    ln.upsert_node(
+        session,
+        ln.MODEL,
+        model_key,
+        swarm_id,
+        {"model_id": rec.id, "name": rec.model_name, "architecture": rec.architecture},
+        now,
+    )
+    ln.upsert_node(
+        session,
+        ln.MODEL_VERSION,
+        version_key,
+        swarm_id,
+        {"model_id": rec.id, "version": rec.version, "architecture": rec.architecture},
+        now,
+    )
+    ln.add_edge(session, model_key, ln.HAS_VERSION, version_key, swarm_id, now)
+    if rec.agent_id:
+        agent_key = ln.node_key(ln.AGENT, swarm_id, rec.agent_id)
+        ln.upsert_node(session, ln.AGENT, agent_key, swarm_id, {"agent_id": rec.agent_id}, now)
+        ln.add_edge(session, agent_key, ln.OWNS, model_key, swarm_id, now)
+    for parent_model, parent_version in parents:
+        parent_key = ln.node_key(ln.MODEL_VERSION, swarm_id, parent_model, parent_version)
+        ln.add_edge(session, parent_key, ln.PARENT_OF, version_key, swarm_id, now)
+
+
+def merged_parents(session: Session, swarm_id: str, model_id: str, version: str) -> list[str]:
+    """Every parent of a version as ``merged_from`` spells it, in the order they were given."""
+    key = ln.node_key(ln.MODEL_VERSION, swarm_id, model_id, version)
+    sources = session.scalars(
+        select(LineageEdgeRow.src)
+        .where(LineageEdgeRow.dst == key, LineageEdgeRow.rel == ln.PARENT_OF)
+        .order_by(LineageEdgeRow.pk)
+    )
+    prefix = ln.node_key(ln.MODEL_VERSION, swarm_id, "")
+    refs = []
+    for src in sources:
+        other, _, parent_version = src.removeprefix(prefix).rpartition("/")
+        refs.append(parent_version if other == model_id else f"{other}/{parent_version}")
+    return refs
+
+
+def mark_version_deleted(
+    session: Session, swarm_id: str, model_id: str, version: str, now: datetime
+) -> None:
+    """The node stays (children still name it as parent); it is flagged deleted."""
+    key = ln.node_key(ln.MODEL_VERSION, swarm_id, model_id, version)
+    ln.upsert_node(session, ln.MODEL_VERSION, key, swarm_id, {"deleted": True}, now)

@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import torch
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from swarmstore.blobs import BlobStore
 from swarmstore.errors import (
     CorruptDataError,
+    InvalidIdentifierError,
     InvalidRecordError,
     ModelNotFoundError,
     VersionExistsError,
@@ -27,22 +26,15 @@ from swarmstore.errors import (
 from swarmstore.events import MODEL_VERSION_DELETED, NEURAL_MODEL_STORED, EventBus
 from swarmstore.ids import validate_id
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.log import append_event, append_outbox
 from swarmstore.meta.tables import ModelRow, VersionRow
+from swarmstore.meta.unit import IndexUpdate, Session, UnitOfWork
 from swarmstore.models import queries as q
-from swarmstore.models.deletion import hide_version, purge_hidden
-from swarmstore.models.lineage import (
-    mark_version_deleted,
-    merged_parents,
-    parent_refs,
-    record_version_lineage,
-    require_parents,
-)
+from swarmstore.models.deletion import delete_version
 from swarmstore.models.manifest import ChunkEntry, Manifest, TensorEntry
 from swarmstore.models.reader import ChunkReader, RawChunkCache
 from swarmstore.models.tensors import TensorSource, tensor_sources
 from swarmstore.models.writer import CheckpointWriter, WritePolicy
-from swarmstore.records.base import utc_now
+from swarmstore.records.base import parse_record
 from swarmstore.records.model import ModelVersionInfo, NeuralModelMetadata, NeuralModelRecord
 
 TENSOR_GROUPS = ("weights", "biases", "state")
@@ -90,16 +82,31 @@ def _deleted_while_read(found: _Located) -> ModelNotFoundError:
 
 
 def parse_model_record(record: NeuralModelRecord | Mapping[str, Any]) -> NeuralModelRecord:
-    if isinstance(record, NeuralModelRecord):
-        return record
-    if not isinstance(record, Mapping):
-        raise InvalidRecordError(
-            f"a model record must be a mapping or NeuralModelRecord, not {type(record).__name__}"
-        )
     try:
-        return NeuralModelRecord.model_validate(dict(record))
+        return parse_record(NeuralModelRecord, record, what="a model record")
     except ValidationError as exc:
         raise InvalidRecordError(f"invalid model record: {exc}") from None
+
+
+def parent_refs(model_id: str, rec: NeuralModelRecord) -> list[tuple[str, str]]:
+    """(model_id, version) of every parent: ``parent_version`` first, then ``merged_from``.
+
+    A ``merged_from`` entry is ``"version"`` (same model) or ``"model_id/version"``.
+    """
+    refs = [] if rec.parent_version is None else [(model_id, rec.parent_version)]
+    for entry in rec.merged_from:
+        if not isinstance(entry, str) or entry.count("/") > 1:
+            raise InvalidIdentifierError(
+                f"merged_from entry {entry!r} must be 'version' or 'model_id/version'"
+            )
+        other, _, version = entry.rpartition("/")
+        ref = (
+            validate_id("merged_from model id", other or model_id),
+            validate_id("merged_from version", version),
+        )
+        if ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 class ModelVersionService:
@@ -150,7 +157,7 @@ class ModelVersionService:
         merged = parents[1:] if rec.parent_version is not None else parents
         if merged:
             with self.meta.read() as session:
-                require_parents(session, swarm_id, merged)
+                q.require_parents(session, swarm_id, merged)
 
         writer = CheckpointWriter(
             self.blobs,
@@ -169,31 +176,27 @@ class ModelVersionService:
         if not overlap:
             self.blobs.flush()
 
-        now = utc_now()
         try:
-            with self.meta.write() as session:
-                event, metadata = self._insert_version(
-                    session, swarm_id, rec, manifest, parents, merged, now
-                )
+            with self.meta.unit_of_work(self.events) as uow:
+                metadata = self._insert_version(uow, swarm_id, rec, manifest, parents, merged)
                 if overlap:
                     self.blobs.flush()  # durable before the COMMIT that names them
         finally:
             self.blobs.flush()  # no-op after a commit; a refused save's blobs become gc's orphans
-        self.events.emit(NEURAL_MODEL_STORED, event)
         stored = rec.model_copy(update={"metadata": metadata, "swarm_id": swarm_id})
         return stored
 
     def _insert_version(
         self,
-        session: Session,
+        uow: UnitOfWork,
         swarm_id: str,
         rec: NeuralModelRecord,
         manifest: Manifest,
         parents: list[tuple[str, str]],
         merged: list[tuple[str, str]],
-        now: datetime,
-    ) -> tuple[dict[str, Any], NeuralModelMetadata]:
-        """The version's rows, manifest, lineage, event and outbox (not committed)."""
+    ) -> NeuralModelMetadata:
+        """The version's rows, manifest, lineage and published event (not committed)."""
+        session, now = uow.session, uow.now
         model_id, version = rec.id, rec.version
         model = q.get_or_create_model(
             session,
@@ -210,13 +213,7 @@ class ModelVersionService:
         if rec.parent_version is not None:
             parent = q.find_version(session, model.pk, rec.parent_version)
             if parent is None:
-                raise ModelNotFoundError(
-                    f"parent version {rec.parent_version!r} of model {model_id!r} in swarm "
-                    f"{swarm_id!r} does not exist",
-                    swarm_id=swarm_id,
-                    model_id=model_id,
-                    version=rec.parent_version,
-                )
+                raise q.parent_missing(swarm_id, model_id, rec.parent_version)
             parent_pk = parent.pk
         q.insert_inline_frames(session, manifest)  # decides which inline bytes are new
         metadata = self._metadata(rec.metadata, manifest, now)
@@ -242,37 +239,33 @@ class ModelVersionService:
         session.add(row)
         session.flush()
         q.insert_manifest(session, row.pk, manifest)
-        require_parents(session, swarm_id, merged)
-        record_version_lineage(session, swarm_id, rec, parents, now)
+        q.require_parents(session, swarm_id, merged)
+        q.record_version_lineage(session, swarm_id, rec, parents, now)
         event = {
             "swarm_id": swarm_id,
             "model_id": model_id,
             "version": version,
             "parent_version": rec.parent_version,
         }
-        append_event(session, NEURAL_MODEL_STORED, swarm_id, event, now)
-        append_outbox(
-            session,
-            "model_version.upserted",
-            f"{swarm_id}/{model_id}/{version}",
-            {**event, "agent_id": rec.agent_id, "architecture": rec.architecture},
-            now,
+        uow.publish(
+            NEURAL_MODEL_STORED,
+            event,
+            swarm_id=swarm_id,
+            index=IndexUpdate(
+                "model_version.upserted",
+                f"{swarm_id}/{model_id}/{version}",
+                {**event, "agent_id": rec.agent_id, "architecture": rec.architecture},
+            ),
         )
-        return event, metadata
+        return metadata
 
     def delete(self, swarm_id: str, model_id: str, version: str) -> dict[str, Any]:
-        """Delete one version (see ``checkpoints.deletion``); later versions still restore."""
+        """Delete one version (see ``models.deletion``); later versions still restore."""
         found = self.locate(swarm_id, model_id, version)
-        now = utc_now()
-        with self.meta.write() as session:
-            row = q.find_version(session, found.model.pk, version)
-            if row is None:  # deleted by someone else since locate
-                raise ModelNotFoundError(
-                    f"version {version!r} of model {model_id!r} not found in swarm {swarm_id!r}",
-                    swarm_id=swarm_id,
-                    model_id=model_id,
-                    version=version,
-                )
+        with self.meta.unit_of_work(self.events) as uow:
+            session = uow.session
+            # raises if deleted by someone else since locate
+            row = q.require_version(session, found.model, version)
             blockers = [b for guard in self.deletion_guards for b in guard(session, row.pk)]
             if blockers:
                 raise VersionInUseError(
@@ -282,15 +275,15 @@ class ModelVersionService:
                     model_id=model_id,
                     version=version,
                 )
-            hide_version(session, row.pk)
-            freed = purge_hidden(session, found.model.pk)
-            mark_version_deleted(session, swarm_id, model_id, version, now)
+            freed = delete_version(session, found.model.pk, row.pk)
+            q.mark_version_deleted(session, swarm_id, model_id, version, uow.now)
             event = {"swarm_id": swarm_id, "model_id": model_id, "version": version}
-            append_event(session, MODEL_VERSION_DELETED, swarm_id, event, now)
-            append_outbox(
-                session, "model_version.deleted", f"{swarm_id}/{model_id}/{version}", event, now
+            uow.publish(
+                MODEL_VERSION_DELETED,
+                event,
+                swarm_id=swarm_id,
+                index=IndexUpdate("model_version.deleted", f"{swarm_id}/{model_id}/{version}"),
             )
-        self.events.emit(MODEL_VERSION_DELETED, event)
         return {**event, "chunks_freed": freed}
 
     def _precheck(
@@ -308,13 +301,7 @@ class ModelVersionService:
                 return {}
             parent = q.find_version(session, model.pk, parent_version) if model else None
             if parent is None:
-                raise ModelNotFoundError(
-                    f"parent version {parent_version!r} of model {model_id!r} in swarm "
-                    f"{swarm_id!r} does not exist",
-                    swarm_id=swarm_id,
-                    model_id=model_id,
-                    version=parent_version,
-                )
+                raise q.parent_missing(swarm_id, model_id, parent_version)
             return {t.key: t for t in q.load_manifest(session, parent.pk)}
 
     def _metadata(
@@ -435,9 +422,8 @@ class ModelVersionService:
         parent_version = None
         with self.meta.read() as session:
             if row.parent_pk is not None:
-                parent = session.get(VersionRow, row.parent_pk)
-                parent_version = parent.version if parent else None
-            merged = merged_parents(session, model.swarm_id, model.model_id, row.version)
+                parent_version = q.version_name(session, row.parent_pk)
+            merged = q.merged_parents(session, model.swarm_id, model.model_id, row.version)
         return NeuralModelRecord(
             id=model.model_id,
             agent_id=row.agent_id,
@@ -459,13 +445,7 @@ class ModelVersionService:
         validate_id("swarm_id", swarm_id)
         validate_id("model id", model_id)
         with self.meta.read() as session:
-            model = q.find_model(session, swarm_id, model_id)
-            if model is None:
-                raise ModelNotFoundError(
-                    f"model {model_id!r} not found in swarm {swarm_id!r}",
-                    swarm_id=swarm_id,
-                    model_id=model_id,
-                )
+            model = q.require_model(session, swarm_id, model_id)
             rows = q.list_versions(session, model.pk)
             names = {
                 r.pk: r.version for r in q.list_versions(session, model.pk, include_hidden=True)
