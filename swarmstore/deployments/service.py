@@ -25,17 +25,10 @@ A new deployment retires the active one of the same model and environment
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from swarmstore.errors import (
-    DeploymentNotApprovedError,
-    DeploymentNotFoundError,
-    NoRollbackTargetError,
-)
+from swarmstore.deployments import queries as dq
+from swarmstore.errors import DeploymentNotApprovedError, NoRollbackTargetError
 from swarmstore.events import (
     DEPLOYMENT_ROLLED_BACK,
     DEPLOYMENT_STATUS_CHANGED,
@@ -45,35 +38,29 @@ from swarmstore.events import (
 from swarmstore.ids import validate_id
 from swarmstore.meta import lineage as ln
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.log import append_event, append_outbox
 from swarmstore.meta.tables import ModelRow, VersionRow
-from swarmstore.meta.tables_registry import DeploymentRow, DeploymentStatusRow
+from swarmstore.meta.tables_registry import DeploymentRow
+from swarmstore.meta.unit import IndexUpdate, Session, UnitOfWork
 from swarmstore.models import queries as q
-from swarmstore.records.base import utc_now
+from swarmstore.records.base import parse_record
 from swarmstore.records.dataset import InvalidFieldError
 from swarmstore.records.deployment import ModelDeployment, change_status
 from swarmstore.records.registry import Governance, InvalidTransitionError, missing_approvals
 from swarmstore.registry import common as c
+from swarmstore.registry import queries as rq
 
 TOPIC = "deployment.upserted"
-Emitted = list[tuple[str, dict[str, Any]]]
 
 
 def parse_deployment(deployment: ModelDeployment | Mapping[str, Any]) -> ModelDeployment:
-    if isinstance(deployment, ModelDeployment):
-        return deployment
-    if not isinstance(deployment, Mapping):
-        raise InvalidFieldError(
-            f"a deployment must be a mapping or ModelDeployment, not {type(deployment).__name__}"
-        )
-    return ModelDeployment.model_validate(dict(deployment))
+    return parse_record(ModelDeployment, deployment, what="a deployment", error=InvalidFieldError)
 
 
 def check_deployable(
     session: Session, model: ModelRow, version: str, environment: str, who: str
 ) -> None:
     """Raise ``DeploymentNotApprovedError`` unless the module's rule allows it."""
-    entry_row = c.entry_of_model(session, model)
+    entry_row = rq.entry_of_model(session, model)
     entry = c.entry_record(entry_row) if entry_row is not None else None
     governance = entry.governance if entry is not None else Governance()
 
@@ -113,7 +100,7 @@ def check_deployable(
             f"cannot deploy {what}: the version is not listed in registry entry {entry.id!r}"
         )
     missing = missing_approvals(
-        entry, stage, c.approvals_of(session, entry_row), who=who, version=version
+        entry, stage, rq.approvals_of(session, entry_row), who=who, version=version
     )
     blocking = [
         check.name
@@ -153,69 +140,52 @@ class DeploymentService:
         if rec.status != "active" or len(rec.status_history) > 1:
             raise InvalidFieldError("a new deployment starts 'active'", field="status")
         who = actor or "unknown"
-        now = utc_now()
-        emitted: Emitted = []
-        with self.meta.write() as session:
-            if self._find(session, swarm_id, rec.id) is not None:
+        with self.meta.unit_of_work(self.events) as uow:
+            session = uow.session
+            if dq.find_deployment(session, swarm_id, rec.id) is not None:
                 raise InvalidFieldError(
                     f"deployment {rec.id!r} already exists in swarm {swarm_id!r}", field="id"
                 )
             model = q.require_model(session, swarm_id, rec.model_id)
             version = q.require_version(session, model, rec.version)
             check_deployable(session, model, rec.version, rec.environment, who)
-            stored = self._insert(session, swarm_id, model, version, rec, who, now, emitted)
-        for name, event in emitted:
-            self.events.emit(name, event)
+            stored = self._insert(uow, swarm_id, model, version, rec, who)
         return stored
 
     def _insert(
         self,
-        session: Session,
+        uow: UnitOfWork,
         swarm_id: str,
         model: ModelRow,
         version: VersionRow,
         rec: ModelDeployment,
         who: str,
-        now: datetime,
-        emitted: Emitted,
         *,
         reason: str = "deployed",
     ) -> ModelDeployment:
-        """Retire the environment's active deployment, then insert ``rec`` (in the caller's
-        transaction); appends the events to fire after commit to ``emitted``."""
+        """Retire the environment's active deployment, then insert ``rec`` and publish
+        its events in the caller's unit of work."""
+        session, now = uow.session, uow.now
         replaced = rec.replaces
-        active = session.scalar(
-            select(DeploymentRow).where(
-                DeploymentRow.model_pk == model.pk,
-                DeploymentRow.environment == rec.environment,
-                DeploymentRow.status == "active",
-            )
-        )
+        active = dq.active_deployment(session, model.pk, rec.environment)
         if active is not None:
-            self._change(session, active, "retired", f"replaced by {rec.id}", who, now, emitted)
+            self._change(uow, active, "retired", f"replaced by {rec.id}", who)
             replaced = replaced or active.deployment_id
-        row = DeploymentRow(
+        row = dq.insert_deployment(
+            session,
             swarm_id=swarm_id,
             deployment_id=rec.id,
             model_pk=model.pk,
             version_pk=version.pk,
             version=rec.version,
             environment=rec.environment,
-            status="active",
             config=rec.config.model_dump(mode="json", by_alias=True),
             monitoring=rec.monitoring.model_dump(mode="json", by_alias=True),
             replaces=replaced,
-            deployed_by=who,
-            created=now,
-            updated=now,
+            who=who,
+            now=now,
         )
-        session.add(row)
-        session.flush()
-        session.add(
-            DeploymentStatusRow(
-                deployment_pk=row.pk, status="active", at=now, reason=reason, who=who
-            )
-        )
+        dq.add_status(session, row, "active", at=now, reason=reason, who=who)
         version_key = ln.node_key(ln.MODEL_VERSION, swarm_id, model.model_id, rec.version)
         deploy_key = ln.node_key(ln.DEPLOYMENT, swarm_id, rec.id)
         ln.upsert_node(
@@ -233,12 +203,11 @@ class DeploymentService:
             now,
         )
         ln.add_edge(session, version_key, ln.DEPLOYED_AS, deploy_key, swarm_id, now)
-        entry = c.entry_of_model(session, model)
-        c.append_audit(
+        rq.append_audit(
             session,
             swarm_id=swarm_id,
             model_id=model.model_id,
-            registry_id=entry.registry_id if entry else None,
+            registry_id=rq.registry_id_of(session, model),
             version=rec.version,
             action="deployed",
             who=who,
@@ -255,35 +224,28 @@ class DeploymentService:
             "version": rec.version,
             "environment": rec.environment,
         }
-        append_event(session, MODEL_DEPLOYED, swarm_id, event, now)
-        append_outbox(session, TOPIC, f"{swarm_id}/{rec.id}", {**event, "status": "active"}, now)
-        emitted.append((MODEL_DEPLOYED, event))
+        uow.publish(
+            MODEL_DEPLOYED,
+            event,
+            swarm_id=swarm_id,
+            index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}", {**event, "status": "active"}),
+        )
         return self._record(session, row)
 
     def _change(
-        self,
-        session: Session,
-        row: DeploymentRow,
-        status: str,
-        reason: str,
-        who: str,
-        now: datetime,
-        emitted: Emitted,
+        self, uow: UnitOfWork, row: DeploymentRow, status: str, reason: str, who: str
     ) -> None:
+        session, now = uow.session, uow.now
         change_status(self._record(session, row), status, reason=reason, who=who, at=now)  # type: ignore[arg-type]
         before = row.status
         row.status, row.updated = status, now
-        session.add(
-            DeploymentStatusRow(deployment_pk=row.pk, status=status, at=now, reason=reason, who=who)
-        )
-        model = session.get(ModelRow, row.model_pk)
-        assert model is not None
-        entry = c.entry_of_model(session, model)
-        c.append_audit(
+        dq.add_status(session, row, status, at=now, reason=reason, who=who)
+        model = dq.model_of(session, row)
+        rq.append_audit(
             session,
             swarm_id=row.swarm_id,
             model_id=model.model_id,
-            registry_id=entry.registry_id if entry else None,
+            registry_id=rq.registry_id_of(session, model),
             version=row.version,
             action="deployment_status_changed",
             who=who,
@@ -310,11 +272,14 @@ class DeploymentService:
             "from": before,
             "to": status,
         }
-        append_event(session, DEPLOYMENT_STATUS_CHANGED, row.swarm_id, event, now)
-        append_outbox(
-            session, TOPIC, f"{row.swarm_id}/{row.deployment_id}", {**event, "status": status}, now
+        uow.publish(
+            DEPLOYMENT_STATUS_CHANGED,
+            event,
+            swarm_id=row.swarm_id,
+            index=IndexUpdate(
+                TOPIC, f"{row.swarm_id}/{row.deployment_id}", {**event, "status": status}
+            ),
         )
-        emitted.append((DEPLOYMENT_STATUS_CHANGED, event))
 
     def set_status(
         self, swarm_id: str, deployment_id: str, status: str, *, actor: str, reason: str = ""
@@ -329,14 +294,10 @@ class DeploymentService:
                 "use rollback_deployment to roll back",
                 field="status",
             )
-        now = utc_now()
-        emitted: Emitted = []
-        with self.meta.write() as session:
-            row = self._require(session, swarm_id, deployment_id)
-            self._change(session, row, status, reason, actor, now, emitted)
-            stored = self._record(session, row)
-        for name, event in emitted:
-            self.events.emit(name, event)
+        with self.meta.unit_of_work(self.events) as uow:
+            row = dq.require_deployment(uow.session, swarm_id, deployment_id)
+            self._change(uow, row, status, reason, actor)
+            stored = self._record(uow.session, row)
         return stored
 
     def rollback(
@@ -353,19 +314,17 @@ class DeploymentService:
         validate_id("actor", actor)
         if to_version is not None:
             validate_id("version", to_version)
-        now = utc_now()
-        emitted: Emitted = []
-        with self.meta.write() as session:
-            current = self._require(session, swarm_id, deployment_id)
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
+            current = dq.require_deployment(session, swarm_id, deployment_id)
             if current.status != "active":
                 raise InvalidTransitionError(
                     f"deployment {deployment_id!r} is {current.status!r}; only an active "
                     "deployment can be rolled back",
                     field="status",
                 )
-            model = session.get(ModelRow, current.model_pk)
-            assert model is not None
-            previous = self._previous(session, current, to_version)
+            model = dq.model_of(session, current)
+            previous = dq.previous_deployment(session, current, to_version)
             target = to_version or (previous.version if previous else None)
             if target is None:
                 raise NoRollbackTargetError(
@@ -378,7 +337,7 @@ class DeploymentService:
                 )
             version = q.require_version(session, model, target)
             check_deployable(session, model, target, current.environment, actor)
-            self._change(session, current, "rolled_back", reason, actor, now, emitted)
+            self._change(uow, current, "rolled_back", reason, actor)
             source = previous or current
             rec = ModelDeployment.model_validate(
                 {
@@ -390,9 +349,7 @@ class DeploymentService:
                     "replaces": current.deployment_id,
                 }
             )
-            stored = self._insert(
-                session, swarm_id, model, version, rec, actor, now, emitted, reason=reason
-            )
+            stored = self._insert(uow, swarm_id, model, version, rec, actor, reason=reason)
             event = {
                 "swarm_id": swarm_id,
                 "deployment_id": deployment_id,
@@ -402,11 +359,11 @@ class DeploymentService:
                 "from_version": current.version,
                 "to_version": target,
             }
-            c.append_audit(
+            rq.append_audit(
                 session,
                 swarm_id=swarm_id,
                 model_id=model.model_id,
-                registry_id=self._registry_id(session, model),
+                registry_id=rq.registry_id_of(session, model),
                 version=target,
                 action="rolled_back",
                 who=actor,
@@ -416,36 +373,8 @@ class DeploymentService:
                 why=reason,
                 details={"deploymentId": deployment_id, "newDeploymentId": rec.id},
             )
-            append_event(session, DEPLOYMENT_ROLLED_BACK, swarm_id, event, now)
-            emitted.append((DEPLOYMENT_ROLLED_BACK, event))
-        for name, payload in emitted:
-            self.events.emit(name, payload)
+            uow.publish(DEPLOYMENT_ROLLED_BACK, event, swarm_id=swarm_id)  # no index row
         return stored
-
-    @staticmethod
-    def _registry_id(session: Session, model: ModelRow) -> str | None:
-        entry = c.entry_of_model(session, model)
-        return entry.registry_id if entry else None
-
-    def _previous(
-        self, session: Session, current: DeploymentRow, to_version: str | None
-    ) -> DeploymentRow | None:
-        """The latest earlier deployment of this model and environment that served
-        another version (``to_version`` when given)."""
-        query = (
-            select(DeploymentRow)
-            .where(
-                DeploymentRow.model_pk == current.model_pk,
-                DeploymentRow.environment == current.environment,
-                DeploymentRow.pk < current.pk,
-                DeploymentRow.version != current.version,
-            )
-            .order_by(DeploymentRow.pk.desc())
-            .limit(1)
-        )
-        if to_version is not None:
-            query = query.where(DeploymentRow.version == to_version)
-        return session.scalar(query)
 
     # -- reads --------------------------------------------------------------------
 
@@ -453,7 +382,7 @@ class DeploymentService:
         validate_id("swarm_id", swarm_id)
         validate_id("deployment id", deployment_id)
         with self.meta.read() as session:
-            return self._record(session, self._require(session, swarm_id, deployment_id))
+            return self._record(session, dq.require_deployment(session, swarm_id, deployment_id))
 
     def list(
         self,
@@ -464,48 +393,18 @@ class DeploymentService:
         status: str | None = None,
     ) -> list[ModelDeployment]:
         validate_id("swarm_id", swarm_id)
-        query = select(DeploymentRow).where(DeploymentRow.swarm_id == swarm_id)
         if model_id is not None:
             validate_id("model id", model_id)
-            query = query.join(ModelRow, ModelRow.pk == DeploymentRow.model_pk).where(
-                ModelRow.model_id == model_id
-            )
-        if environment is not None:
-            query = query.where(DeploymentRow.environment == environment)
-        if status is not None:
-            query = query.where(DeploymentRow.status == status)
         with self.meta.read() as session:
-            rows = list(session.scalars(query.order_by(DeploymentRow.pk)))
+            rows = dq.list_deployments(
+                session, swarm_id, model_id=model_id, environment=environment, status=status
+            )
             return [self._record(session, r) for r in rows]
 
     @staticmethod
-    def _find(session: Session, swarm_id: str, deployment_id: str) -> DeploymentRow | None:
-        return session.scalar(
-            select(DeploymentRow).where(
-                DeploymentRow.swarm_id == swarm_id, DeploymentRow.deployment_id == deployment_id
-            )
-        )
-
-    def _require(self, session: Session, swarm_id: str, deployment_id: str) -> DeploymentRow:
-        row = self._find(session, swarm_id, deployment_id)
-        if row is None:
-            raise DeploymentNotFoundError(
-                f"deployment {deployment_id!r} not found in swarm {swarm_id!r}",
-                swarm_id=swarm_id,
-                deployment_id=deployment_id,
-            )
-        return row
-
-    @staticmethod
     def _record(session: Session, row: DeploymentRow) -> ModelDeployment:
-        session.flush()
-        history = session.scalars(
-            select(DeploymentStatusRow)
-            .where(DeploymentStatusRow.deployment_pk == row.pk)
-            .order_by(DeploymentStatusRow.pk)
-        )
-        model = session.get(ModelRow, row.model_pk)
-        assert model is not None
+        history = dq.status_history(session, row)
+        model = dq.model_of(session, row)
         return ModelDeployment.model_validate(
             {
                 "id": row.deployment_id,

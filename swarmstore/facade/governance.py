@@ -1,4 +1,4 @@
-"""Model registry, aliases, approvals, audit trail and deployments (issue 4).
+"""Model registry, aliases, approvals, audit trail and deployments.
 
 The rules are stated in ``swarmstore.registry.service`` (stages, approvals)
 and ``swarmstore.deployments.service`` (which deployments are allowed).

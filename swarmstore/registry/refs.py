@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.orm import Session
-
 from swarmstore.errors import ModelNotFoundError
 from swarmstore.meta.tables import ModelRow
+from swarmstore.meta.unit import Session
 from swarmstore.models import queries as q
 from swarmstore.records.dataset import InvalidFieldError
 
@@ -75,13 +74,7 @@ def resolve_refs(
                 field="modelVersions",
             )
         model_id = common.pop()
-    governed = model(model_id)
-    if governed is None:
-        raise ModelNotFoundError(
-            f"model {model_id!r} not found in swarm {swarm_id!r}",
-            swarm_id=swarm_id,
-            model_id=model_id,
-        )
+    governed = q.require_model(session, swarm_id, model_id)
     missing = [r for r, f in matches.items() if model_id not in f]
     if missing:
         raise ModelNotFoundError(

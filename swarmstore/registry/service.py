@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from swarmstore.errors import (
     NotAnApproverError,
     RegistryEntryNotFoundError,
@@ -36,15 +34,10 @@ from swarmstore.events import (
 from swarmstore.experiments.refs import resolve_datasets
 from swarmstore.ids import validate_id
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.log import append_event, append_outbox
-from swarmstore.meta.tables import VersionRow
-from swarmstore.meta.tables_registry import (
-    ApprovalRow,
-    RegistryEntryRow,
-    RegistryVersionRow,
-)
+from swarmstore.meta.tables_registry import RegistryEntryRow
+from swarmstore.meta.unit import IndexUpdate
 from swarmstore.models import queries as q
-from swarmstore.records.base import utc_now
+from swarmstore.records.base import parse_record
 from swarmstore.records.dataset import InvalidFieldError
 from swarmstore.records.registry import (
     AuditEntry,
@@ -54,19 +47,14 @@ from swarmstore.records.registry import (
     promote,
 )
 from swarmstore.registry import common as c
+from swarmstore.registry import queries as rq
 from swarmstore.registry.refs import check_parent_models, resolve_refs
 
 TOPIC = "registry_entry.upserted"
 
 
 def parse_entry(entry: ModelRegistryEntry | Mapping[str, Any]) -> ModelRegistryEntry:
-    if isinstance(entry, ModelRegistryEntry):
-        return entry
-    if not isinstance(entry, Mapping):
-        raise InvalidFieldError(
-            f"a registry entry must be a mapping or ModelRegistryEntry, not {type(entry).__name__}"
-        )
-    return ModelRegistryEntry.model_validate(dict(entry))
+    return parse_record(ModelRegistryEntry, entry, what="a registry entry", error=InvalidFieldError)
 
 
 class RegistryService:
@@ -89,8 +77,8 @@ class RegistryService:
         if rec.model_id is not None:
             validate_id("modelId", rec.model_id)
         who = actor or rec.governance.owner or "unknown"
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
             model, by_ref = resolve_refs(
                 session,
                 swarm_id,
@@ -102,12 +90,8 @@ class RegistryService:
             resolve_datasets(session, swarm_id, rec.lineage.dataset_lineage)
             if len(set(versions)) != len(versions):
                 raise InvalidFieldError("names one version twice", field="modelVersions")
-            row = session.scalar(
-                select(RegistryEntryRow).where(
-                    RegistryEntryRow.swarm_id == swarm_id, RegistryEntryRow.registry_id == rec.id
-                )
-            )
-            other = c.entry_of_model(session, model)
+            row = rq.find_entry(session, swarm_id, rec.id)
+            other = rq.entry_of_model(session, model)
             if other is not None and (row is None or other.pk != row.pk):
                 raise InvalidFieldError(
                     f"model {model.model_id!r} is already governed by registry entry "
@@ -122,20 +106,19 @@ class RegistryService:
             stored = self._canonical(rec, model.model_id, swarm_id, by_ref, versions, stages)
             if row is None:
                 stored = stored.model_copy(update={"created_at": now, "updated_at": now})
-                row = RegistryEntryRow(
-                    swarm_id=swarm_id, registry_id=rec.id, model_pk=model.pk, created=now
+                row = rq.add_entry(
+                    session, swarm_id=swarm_id, registry_id=rec.id, model_pk=model.pk, created=now
                 )
-                session.add(row)
                 action = "registered"
             else:
                 created = c.entry_record(row).created_at
                 stored = stored.model_copy(update={"created_at": created, "updated_at": now})
                 action = "updated"
             self._fill_row(row, stored, now)
-            session.flush()
-            self._sync_versions(session, row, model.pk, versions, by_ref, stages, now)
+            refs = {v: r for r, v in by_ref.items()}
+            rq.sync_entry_versions(session, row, model.pk, versions, refs, stages, now)
             previous = None if action == "registered" else row.stage
-            c.append_audit(
+            rq.append_audit(
                 session,
                 swarm_id=swarm_id,
                 model_id=model.model_id,
@@ -154,9 +137,12 @@ class RegistryService:
                 "versions": versions,
                 "stage": stored.deployment.status,
             }
-            append_event(session, MODEL_REGISTERED, swarm_id, event, now)
-            append_outbox(session, TOPIC, f"{swarm_id}/{rec.id}", event, now)
-        self.events.emit(MODEL_REGISTERED, event)
+            uow.publish(
+                MODEL_REGISTERED,
+                event,
+                swarm_id=swarm_id,
+                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+            )
         return stored
 
     def _initial_stages(
@@ -232,51 +218,6 @@ class RegistryService:
         row.record = rec.to_json_dict()
         row.updated = now
 
-    @staticmethod
-    def _sync_versions(
-        session: Any,
-        row: RegistryEntryRow,
-        model_pk: int,
-        versions: list[str],
-        by_ref: dict[str, str],
-        stages: dict[str, str],
-        now: Any,
-    ) -> None:
-        refs = {v: r for r, v in by_ref.items()}
-        pks = dict(
-            session.execute(
-                select(VersionRow.version, VersionRow.pk).where(
-                    VersionRow.model_pk == model_pk, VersionRow.version.in_(versions or [""])
-                )
-            ).all()
-        )
-        existing = {
-            r.version_pk: r
-            for r in session.scalars(
-                select(RegistryVersionRow).where(RegistryVersionRow.entry_pk == row.pk)
-            )
-        }
-        keep = {pks[v] for v in versions}
-        for pk in set(existing) - keep:
-            session.execute(
-                delete(RegistryVersionRow).where(RegistryVersionRow.pk == existing[pk].pk)
-            )
-        for version in versions:
-            current = existing.get(pks[version])
-            if current is None:
-                session.add(
-                    RegistryVersionRow(
-                        entry_pk=row.pk,
-                        version_pk=pks[version],
-                        ref=refs.get(version, version),
-                        stage=stages[version],
-                        updated=now,
-                    )
-                )
-            elif current.stage != stages[version]:
-                current.stage = stages[version]
-                current.updated = now
-
     def get(
         self, swarm_id: str, *, registry_id: str | None = None, model_id: str | None = None
     ) -> ModelRegistryEntry:
@@ -286,12 +227,7 @@ class RegistryService:
         with self.meta.read() as session:
             if registry_id is not None:
                 validate_id("registry id", registry_id)
-                row = session.scalar(
-                    select(RegistryEntryRow).where(
-                        RegistryEntryRow.swarm_id == swarm_id,
-                        RegistryEntryRow.registry_id == registry_id,
-                    )
-                )
+                row = rq.find_entry(session, swarm_id, registry_id)
                 if row is None:
                     raise RegistryEntryNotFoundError(
                         f"registry entry {registry_id!r} not found in swarm {swarm_id!r}",
@@ -300,7 +236,7 @@ class RegistryService:
                     )
             else:
                 validate_id("model id", model_id)
-                row = c.require_entry(session, q.require_model(session, swarm_id, model_id or ""))
+                row = rq.require_entry(session, q.require_model(session, swarm_id, model_id or ""))
             return c.entry_record(row)
 
     # -- stages and approvals -----------------------------------------------
@@ -311,11 +247,11 @@ class RegistryService:
         """Move one version to ``stage`` (see the module rules); returns the audit row."""
         self._ids(swarm_id, model_id, version)
         validate_id("actor", actor)
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
             model = q.require_model(session, swarm_id, model_id)
             q.require_version(session, model, version)
-            row = c.require_entry(session, model)
+            row = rq.require_entry(session, model)
             rec = c.entry_record(row)
             current = self._version_stage(rec, version)
             view = rec.model_copy(
@@ -326,7 +262,7 @@ class RegistryService:
                 stage,  # type: ignore[arg-type]
                 who=actor,
                 why=reason,
-                approvals=c.approvals_of(session, row),
+                approvals=rq.approvals_of(session, row),
                 version=version,
                 at=now,
             )
@@ -341,15 +277,8 @@ class RegistryService:
                 }
             )
             self._fill_row(row, updated, now)
-            regver = session.scalar(
-                select(RegistryVersionRow)
-                .join(VersionRow, VersionRow.pk == RegistryVersionRow.version_pk)
-                .where(RegistryVersionRow.entry_pk == row.pk, VersionRow.version == version)
-            )
-            if regver is not None:
-                regver.stage = stage
-                regver.updated = now
-            c.append_audit(
+            rq.set_version_stage(session, row, version, stage, now)
+            rq.append_audit(
                 session,
                 swarm_id=swarm_id,
                 model_id=model_id,
@@ -372,9 +301,12 @@ class RegistryService:
                 "to": stage,
                 "who": actor,
             }
-            append_event(session, MODEL_STAGE_CHANGED, swarm_id, event, now)
-            append_outbox(session, TOPIC, f"{swarm_id}/{rec.id}", event, now)
-        self.events.emit(MODEL_STAGE_CHANGED, event)
+            uow.publish(
+                MODEL_STAGE_CHANGED,
+                event,
+                swarm_id=swarm_id,
+                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+            )
         return audit.model_copy(update={"model_id": model_id, "swarm_id": swarm_id})
 
     @staticmethod
@@ -409,30 +341,29 @@ class RegistryService:
             raise InvalidFieldError(
                 f"decision must be 'approved' or 'rejected', not {decision!r}", field="decision"
             )
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
             model = q.require_model(session, swarm_id, model_id)
             q.require_version(session, model, version)
-            row = c.require_entry(session, model)
+            row = rq.require_entry(session, model)
             rec = c.entry_record(row)
             self._version_stage(rec, version)
             target = self._approval_stage(rec, stage, environment)
             approvers = rec.governance.approvers
             if approvers and approver not in approvers:
                 raise NotAnApproverError(rec.id, approver, approvers)
-            session.add(
-                ApprovalRow(
-                    entry_pk=row.pk,
-                    version=version,
-                    stage=target,
-                    environment=environment,
-                    approver=approver,
-                    decision=decision,
-                    comment=comment,
-                    decided_at=now,
-                )
+            rq.add_approval(
+                session,
+                row,
+                version=version,
+                stage=target,
+                environment=environment,
+                approver=approver,
+                decision=decision,
+                comment=comment,
+                at=now,
             )
-            c.append_audit(
+            rq.append_audit(
                 session,
                 swarm_id=swarm_id,
                 model_id=model_id,
@@ -455,9 +386,12 @@ class RegistryService:
                 "environment": environment,
                 "decision": decision,
             }
-            append_event(session, MODEL_APPROVED, swarm_id, event, now)
-            append_outbox(session, TOPIC, f"{swarm_id}/{rec.id}", event, now)
-        self.events.emit(MODEL_APPROVED, event)
+            uow.publish(
+                MODEL_APPROVED,
+                event,
+                swarm_id=swarm_id,
+                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+            )
         return event
 
     @staticmethod

@@ -193,7 +193,7 @@ def test_unknown_deployment_and_bad_status(approved: SwarmDatabaseManager) -> No
 
 def test_references_to_a_version_are_listed(approved: SwarmDatabaseManager) -> None:
     from swarmstore.models import queries as q
-    from swarmstore.registry.common import version_references
+    from swarmstore.registry.queries import version_references
 
     db = approved
     db.deploy_model(SWARM, seed_deployment(id="d1"))
