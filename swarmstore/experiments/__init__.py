@@ -1,4 +1,4 @@
-"""Experiment tracking: stored experiments, streaming runs, metric history (issue 4)."""
+"""Experiment tracking: stored experiments, streaming runs, metric history."""
 
 from swarmstore.experiments.points import MetricHistory, MetricPoint
 from swarmstore.experiments.run import ExperimentRun

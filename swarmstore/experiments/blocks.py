@@ -2,11 +2,10 @@
 
 A flush writes, per metric key, one row of packed little-endian arrays
 (see ``swarmstore.meta.tables_metrics``). Reading a key's history is one
-indexed SELECT over its few blocks, ``np.frombuffer`` per column, one
-concatenation, and a stable sort by step only when the blocks are not
-already in step order. Converting 20,000 SQL rows to Python objects was
-most of the old read's time; a block read never makes a Python object per
-point (the all-keys read makes one list of key names).
+indexed SELECT over its few blocks (``queries.fetch_blocks``),
+``np.frombuffer`` per column, one concatenation, and a stable sort by step
+only when the blocks are not already in step order. A block read never makes
+a Python object per point (the all-keys read makes one list of key names).
 
 Order: (step, write order), as logged. Every point carries its write ordinal
 in the experiment (``seq``); within one key, blocks in ``first_seq`` order
@@ -17,26 +16,15 @@ read sorts by (step, seq).
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 
+from swarmstore.experiments import queries as q
 from swarmstore.experiments.points import Columns, MetricHistory
-from swarmstore.meta.tables_metrics import MetricBlockRow
+from swarmstore.meta.unit import Session
 
-_B = MetricBlockRow.__table__.c
 _I8, _F8 = np.dtype("<i8"), np.dtype("<f8")
-
-
-@lru_cache(maxsize=8)
-def _last_seq_sql(dialect: Dialect) -> str:
-    """The experiment's last ordinal, compiled once per dialect (run per flush)."""
-    query = select(func.max(_B.last_seq)).where(_B.experiment_pk == bindparam("pk"))
-    return str(query.compile(dialect=dialect))
 
 
 def insert_blocks(session: Session, experiment_pk: int, columns: Columns) -> None:
@@ -45,12 +33,8 @@ def insert_blocks(session: Session, experiment_pk: int, columns: Columns) -> Non
     keys, steps, epochs, values, walls = columns
     if not keys:
         return
-    conn = session.connection()
-    dialect = conn.dialect
-    last = conn.exec_driver_sql(
-        _last_seq_sql(dialect), _params(dialect, experiment_pk, None)
-    ).scalar()
-    base = 0 if last is None else int(last) + 1
+    last = q.last_block_seq(session, experiment_pk)
+    base = 0 if last is None else last + 1
     n = len(keys)
     step_arr = np.asarray(steps, dtype=_I8)
     value_arr = np.asarray(values, dtype=_F8)
@@ -85,35 +69,7 @@ def insert_blocks(session: Session, experiment_pk: int, columns: Columns) -> Non
                 "seqs": None if contiguous else (base + idx).astype(_I8).tobytes(),
             }
         )
-    conn.execute(insert(MetricBlockRow), rows)
-
-
-@lru_cache(maxsize=8)
-def _select_sql(dialect: Dialect, all_keys: bool) -> str:
-    """The blocks SELECT in the driver's own paramstyle (read through the raw
-    DBAPI cursor: SQLAlchemy's result processing is not needed for bytes)."""
-    columns = [_B.steps, _B.epochs, _B.metric_values, _B.wall_times]
-    if all_keys:
-        columns += [_B.key, _B.first_seq, _B.seqs]
-    query = select(*columns).where(_B.experiment_pk == bindparam("pk"))
-    if not all_keys:
-        query = query.where(_B.key == bindparam("key"))
-    return str(query.order_by(_B.first_seq).compile(dialect=dialect))
-
-
-def _params(dialect: Dialect, pk: int, key: str | None) -> Any:
-    named = {"pk": pk} if key is None else {"pk": pk, "key": key}
-    return tuple(named.values()) if dialect.positional else named
-
-
-def _fetch(session: Session, sql: str, params: Any) -> list[Any]:
-    """Rows straight from the DBAPI cursor, in the session's transaction."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    q.insert_block_rows(session, rows)
 
 
 def _column(parts: list[Any], dtype: np.dtype[Any]) -> np.ndarray:
@@ -135,8 +91,7 @@ def read_history(
     session: Session, experiment_pk: int, experiment_id: str, key: str | None
 ) -> MetricHistory:
     """Points of one experiment (one key, or all) in (step, write) order."""
-    dialect = session.connection().dialect
-    rows = _fetch(session, _select_sql(dialect, key is None), _params(dialect, experiment_pk, key))
+    rows = q.fetch_blocks(session, experiment_pk, key)
     steps = _column([r[0] for r in rows], _I8)
     epochs = _epochs(rows)
     values = _column([r[2] for r in rows], _F8)

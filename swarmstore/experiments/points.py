@@ -1,7 +1,7 @@
 """Metric points: the narrow ``metric_points`` rows (written in bulk) and ``MetricHistory``.
 
 A point is ``(key, step, epoch, value, wall_time)``. The per-point rows serve
-filtered analytics queries (``swarmstore.analytics.training_sql``); histories
+filtered analytics queries (``swarmstore.analytics.queries.training``); histories
 are read from the columnar blocks (``swarmstore.experiments.blocks``) written in
 the same transaction. SQLite cannot store NaN (it becomes NULL), so a
 non-finite value is written here as NULL plus a code
@@ -17,16 +17,14 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import insert
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 
-from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF, MetricPointRow
+from swarmstore.experiments import queries as q
+from swarmstore.meta.tables_training import FINITE, NAN, NEG_INF, POS_INF
+from swarmstore.meta.unit import Session
 
 #: (key, step, epoch or None, value, wall time) as buffered by a run
 Point = tuple[str, int, int | None, float, float]
@@ -46,11 +44,6 @@ class Columns(NamedTuple):
         return cls(*zip(*points, strict=True))
 
 
-#: rows per INSERT statement (largest): 128 rows x 7 columns = 896 parameters,
-#: under SQLite's historic limit of 999 per statement
-_MAX_ROWS = 128
-
-
 def encode(value: float) -> tuple[float | None, int]:
     """(column value, non_finite code) of one value."""
     if math.isfinite(value):
@@ -60,40 +53,8 @@ def encode(value: float) -> tuple[float | None, int]:
     return None, POS_INF if value > 0 else NEG_INF
 
 
-_COLUMNS = ("experiment_pk", "key", "step", "epoch", "value", "wall_time", "non_finite")
-
-
-@lru_cache(maxsize=32)
-def _insert_sql(dialect: Dialect, rows: int) -> tuple[str, tuple[str, ...] | None]:
-    """A ``rows``-row ``INSERT ... VALUES (...), (...)`` compiled once per dialect
-    and size, and its parameter names in row-major order (None when the driver's
-    paramstyle is positional). One statement of many rows costs SQLite far less
-    than ``executemany`` of one-row statements (a third less per point), and a
-    compiled string lets the parameters go to the driver as one flat tuple."""
-    stmt = insert(MetricPointRow).values([dict.fromkeys(_COLUMNS) for _ in range(rows)])
-    compiled = stmt.compile(dialect=dialect)
-    names = tuple(f"{column}_m{i}" for i in range(rows) for column in _COLUMNS)
-    order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.params)
-    if order != names:
-        raise RuntimeError(f"unexpected parameter order {order[:7]}...")
-    return str(compiled), None if compiled.positional else names
-
-
-def _chunks(n: int) -> Iterator[int]:
-    """Row counts of the statements for ``n`` rows: full ``_MAX_ROWS`` chunks, then
-    the remainder's powers of two (so at most 8 statement sizes are ever compiled)."""
-    yield from itertools.repeat(_MAX_ROWS, n // _MAX_ROWS)
-    rest = n % _MAX_ROWS
-    size = _MAX_ROWS // 2
-    while rest:
-        if rest >= size:
-            yield size
-            rest -= size
-        size //= 2
-
-
 def _flat_rows(experiment_pk: int, columns: Columns) -> tuple[list[Any], int]:
-    """All rows' parameters as one flat list (row-major, ``_COLUMNS`` order) and
+    """All rows' parameters as one flat list (row-major, ``queries.POINT_COLUMNS`` order) and
     how many values were non-finite. All-finite batches (the usual case, told by
     one ``sum``) are zipped column-wise in C: no Python code runs per point."""
     keys, steps, epochs, values, walls = columns
@@ -114,22 +75,12 @@ def _flat_rows(experiment_pk: int, columns: Columns) -> tuple[list[Any], int]:
 
 
 def insert_points(session: Session, experiment_pk: int, columns: Columns) -> int:
-    """Append the points in the caller's transaction (multi-row INSERTs of at most
-    ``_MAX_ROWS`` rows each); returns how many were non-finite."""
+    """Append the points in the caller's transaction (``queries.insert_point_rows``);
+    returns how many were non-finite."""
     if not columns.keys:
         return 0
     flat, flagged = _flat_rows(experiment_pk, columns)
-    conn = session.connection()
-    width = len(_COLUMNS)
-    start = 0
-    for rows in _chunks(len(columns.keys)):
-        sql, names = _insert_sql(conn.dialect, rows)
-        end = start + rows * width
-        chunk = flat[start:end]
-        conn.exec_driver_sql(
-            sql, tuple(chunk) if names is None else dict(zip(names, chunk, strict=True))
-        )
-        start = end
+    q.insert_point_rows(session, flat, len(columns.keys))
     return flagged
 
 

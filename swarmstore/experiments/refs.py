@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from swarmstore.datasets.queries import find_dataset
 from swarmstore.errors import DatasetNotFoundError, InvalidRecordError, ModelNotFoundError
 from swarmstore.ids import validate_id
 from swarmstore.meta.tables_training import DatasetRow
+from swarmstore.meta.unit import Session
 from swarmstore.models import queries as mq
 
 

@@ -1,10 +1,11 @@
 """``ExperimentRun``: a training loop's handle on one experiment.
 
 Durability: ``log_metrics`` / ``log_batch`` only append to an in-memory
-buffer (about a microsecond a point). The buffer is written in one SQL
+buffer. The buffer is written in one SQL
 transaction every ``flush_every`` points, at ``flush()``, at ``log_epoch``
 and at ``finish``; a point is durable once one of those returned. A crash
-loses at most the unflushed points, never a flushed one.
+loses at most the unflushed points, never a flushed one. A run writes
+through a ``RunWriter`` (the ``ExperimentService`` that made it).
 
 Non-finite values never raise here (a NaN loss must not kill training):
 they are stored exactly and flagged (``MetricHistory.non_finite``); an epoch
@@ -21,10 +22,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from swarmstore.analytics.convergence import analyze_convergence
 from swarmstore.errors import ExperimentFinishedError, InvalidRecordError
@@ -39,9 +40,6 @@ from swarmstore.records.experiment import (
     ResourceUsage,
     TrainingExperiment,
 )
-
-if TYPE_CHECKING:
-    from swarmstore.experiments.service import ExperimentService
 
 # trainingHistory columns by the names loops give them (snake_case, camelCase, short)
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -83,6 +81,22 @@ def _fits(column: str, value: float) -> bool:
     return column == "learning_rate" or value <= 1.0
 
 
+class RunWriter(Protocol):
+    """The writes a run makes (``ExperimentService`` implements them; it makes the runs)."""
+
+    def write_progress(
+        self, pk: int, points: Sequence[Point], record: TrainingExperiment | None
+    ) -> None: ...
+
+    def add_checkpoint(
+        self, swarm_id: str, pk: int, run_model_id: str, model_id: str, version: str, position: int
+    ) -> str | None: ...
+
+    def finish(
+        self, pk: int, swarm_id: str, points: Sequence[Point], record: TrainingExperiment
+    ) -> TrainingExperiment: ...
+
+
 def epoch_row(epoch: int, metrics: Mapping[str, Any], timestamp: float) -> EpochMetrics:
     """A ``trainingHistory`` row; values a column cannot hold go to ``customMetrics``."""
     columns: dict[str, float] = {}
@@ -107,7 +121,7 @@ class ExperimentRun:
 
     def __init__(
         self,
-        service: ExperimentService,
+        writer: RunWriter,
         swarm_id: str,
         experiment_id: str,
         *,
@@ -116,7 +130,7 @@ class ExperimentRun:
         checkpoint_count: int,
         flush_every: int,
     ) -> None:
-        self._service = service
+        self._writer = writer
         self.swarm_id = swarm_id
         self.id = experiment_id
         self._pk = pk
@@ -224,7 +238,7 @@ class ExperimentRun:
         one raises ``ModelNotFoundError``). Safe from a saver thread; idempotent."""
         with self._io:
             self._live()
-            ref = self._service.add_checkpoint(
+            ref = self._writer.add_checkpoint(
                 self.swarm_id, self._pk, self._record.model_id, model_id, version, self._checkpoints
             )
             if ref is not None:
@@ -261,7 +275,7 @@ class ExperimentRun:
             self._live()
             points, record = self._take()
             try:
-                self._service.write_progress(self._pk, points, record)
+                self._writer.write_progress(self._pk, points, record)
             except BaseException:
                 with self._lock:  # keep them for the next try
                     self._buffer[:0] = points
@@ -304,7 +318,7 @@ class ExperimentRun:
                 update["resource_usage"] = self._usage
             record = self._record.model_copy(update=update)
             try:
-                result = self._service.finish(self._pk, self.swarm_id, points, record)
+                result = self._writer.finish(self._pk, self.swarm_id, points, record)
             except BaseException:
                 with self._lock:
                     self._buffer[:0] = [p for p in points if not p[0].startswith("finalMetrics.")]

@@ -1,12 +1,15 @@
 """Experiments in the store: stored records, streaming runs, metric history.
 
-Every write is one SQL transaction; the record-level writes (store, start,
-finish, a run's new checkpoint) also append event-log and outbox rows and
-lineage (an Experiment node, USED_DATASET and PRODUCED edges), and their
-events fire after commit. A run's metric flushes and epoch updates only
-append points and refresh the row: they are progress, not new facts for the
-indexes. References are checked inside the transaction, so a bad one leaves
-the store unchanged.
+Every write is one unit of work (``MetaStore.unit_of_work``). The record-level
+writes (store, start, finish) publish their events (event-log and outbox rows,
+emitted after commit) and write lineage (an Experiment node, USED_DATASET and
+PRODUCED edges); a run's new checkpoint writes its PRODUCED edge and only the
+outbox row (the indexes re-read the experiment; no event). A run's metric
+flushes and epoch updates only append points and refresh the row: they are
+progress, not new facts for the indexes. References are checked inside the
+transaction, so a bad one leaves the store unchanged. The SQL is in
+``experiments.queries``; runs (``experiments.run``) are made here and write
+back through this service.
 """
 
 from __future__ import annotations
@@ -14,53 +17,35 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from typing import Any
 
 from swarmstore.analytics.convergence import analyze_convergence
-from swarmstore.errors import (
-    ExperimentExistsError,
-    ExperimentNotFoundError,
-    InvalidRecordError,
-)
+from swarmstore.errors import ExperimentExistsError, InvalidRecordError
 from swarmstore.events import (
     EXPERIMENT_FINISHED,
     EXPERIMENT_STARTED,
     TRAINING_EXPERIMENT_STORED,
     EventBus,
 )
+from swarmstore.experiments import queries as q
 from swarmstore.experiments import refs as rf
 from swarmstore.experiments import rows
 from swarmstore.experiments.blocks import insert_blocks, read_history
 from swarmstore.experiments.points import Columns, MetricHistory, Point, insert_points
+from swarmstore.experiments.run import ExperimentRun
 from swarmstore.ids import validate_id
 from swarmstore.meta import lineage as ln
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.log import append_event, append_outbox
-from swarmstore.meta.tables_training import (
-    ExperimentCheckpointRow,
-    ExperimentDatasetRow,
-    ExperimentRow,
-)
-from swarmstore.records.base import utc_now
+from swarmstore.meta.tables_training import ExperimentRow
+from swarmstore.meta.unit import IndexUpdate, Session, UnitOfWork
+from swarmstore.records.base import parse_record, utc_now
 from swarmstore.records.experiment import Hyperparameters, TrainingExperiment
-
-if TYPE_CHECKING:
-    from swarmstore.experiments.run import ExperimentRun
 
 TOPIC = "experiment.upserted"
 
 
 def parse_experiment(record: TrainingExperiment | Mapping[str, Any]) -> TrainingExperiment:
-    if isinstance(record, TrainingExperiment):
-        return record
-    if not isinstance(record, Mapping):
-        raise InvalidRecordError(
-            f"an experiment must be a mapping or TrainingExperiment, not {type(record).__name__}"
-        )
-    return TrainingExperiment.model_validate(dict(record))
+    return parse_record(TrainingExperiment, record, what="an experiment")
 
 
 def new_experiment_id() -> str:
@@ -97,11 +82,11 @@ class ExperimentService:
             metrics = rec.metrics.model_copy(update={"convergence_analysis": analysis})
             rec = rec.model_copy(update={"metrics": metrics})
         dataset_refs = _dataset_refs(rec)
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
             datasets = rf.resolve_datasets(session, swarm_id, dataset_refs)
             checkpoints = rf.resolve_checkpoints(session, swarm_id, rec.model_id, rec.checkpoints)
-            row = self._find(session, swarm_id, rec.id)
+            row = q.find_experiment(session, swarm_id, rec.id)
             values = rows.row_values(rec, dataset_refs[0] if dataset_refs else "")
             if row is None:
                 row = ExperimentRow(swarm_id=swarm_id, experiment_id=rec.id, created=now)
@@ -110,8 +95,7 @@ class ExperimentService:
             session.flush()
             self._replace_links(session, row.pk, datasets, checkpoints)
             self._lineage(session, swarm_id, rec.id, row, datasets, checkpoints, now)
-            event = self._log(session, TRAINING_EXPERIMENT_STORED, swarm_id, row, now)
-        self.events.emit(TRAINING_EXPERIMENT_STORED, event)
+            self._publish(uow, TRAINING_EXPERIMENT_STORED, swarm_id, row)
         return rec.model_copy(
             update={
                 "swarm_id": swarm_id,
@@ -124,21 +108,9 @@ class ExperimentService:
         validate_id("swarm_id", swarm_id)
         validate_id("experiment id", experiment_id)
         with self.meta.read() as session:
-            row = self._require(session, swarm_id, experiment_id)
-            datasets = list(
-                session.scalars(
-                    select(ExperimentDatasetRow.ref)
-                    .where(ExperimentDatasetRow.experiment_pk == row.pk)
-                    .order_by(ExperimentDatasetRow.position)
-                )
-            )
-            checkpoints = list(
-                session.scalars(
-                    select(ExperimentCheckpointRow.ref)
-                    .where(ExperimentCheckpointRow.experiment_pk == row.pk)
-                    .order_by(ExperimentCheckpointRow.position)
-                )
-            )
+            row = q.require_experiment(session, swarm_id, experiment_id)
+            datasets = q.dataset_refs(session, row.pk)
+            checkpoints = q.checkpoint_refs(session, row.pk)
         return rows.to_record(row, datasets, checkpoints)
 
     def metric_history(
@@ -149,14 +121,7 @@ class ExperimentService:
         if key is not None and (not isinstance(key, str) or not key):
             raise InvalidRecordError(f"metric key must be a non-empty string, got {key!r}")
         with self.meta.read() as session:
-            pk = session.scalar(
-                select(ExperimentRow.pk).where(
-                    ExperimentRow.swarm_id == swarm_id,
-                    ExperimentRow.experiment_id == experiment_id,
-                )
-            )
-            if pk is None:
-                raise self._not_found(swarm_id, experiment_id)
+            pk = q.require_experiment_pk(session, swarm_id, experiment_id)
             return read_history(session, pk, experiment_id, key)
 
     # -- streaming runs ------------------------------------------------------
@@ -175,8 +140,6 @@ class ExperimentService:
         flush_every: int,
         resume: bool,
     ) -> ExperimentRun:
-        from swarmstore.experiments.run import ExperimentRun
-
         validate_id("swarm_id", swarm_id)
         experiment_id = validate_id(
             "experiment id", new_experiment_id() if experiment_id is None else experiment_id
@@ -197,9 +160,9 @@ class ExperimentService:
         )
         self._validate_ids(rec)
         dataset_refs = _dataset_refs(rec)
-        now = utc_now()
-        with self.meta.write() as session:
-            row = self._find(session, swarm_id, experiment_id)
+        with self.meta.unit_of_work(self.events) as uow:
+            session, now = uow.session, uow.now
+            row = q.find_experiment(session, swarm_id, experiment_id)
             if row is not None and not resume:
                 raise ExperimentExistsError(swarm_id, experiment_id)
             datasets_found = rf.resolve_datasets(session, swarm_id, dataset_refs)
@@ -212,31 +175,25 @@ class ExperimentService:
                 self._replace_links(session, row.pk, datasets_found, [])
             else:  # resume: keep history, checkpoints and points; running again
                 row.status, row.ended, row.updated = "running", None, now
-                existing = {d.dataset_pk for d in self._dataset_links(session, row.pk)}
-                self._add_dataset_links(
-                    session, row.pk, [d for d in datasets_found if d.dataset_pk not in existing]
+                existing = set(q.linked_dataset_pks(session, row.pk))
+                q.add_dataset_links(
+                    session,
+                    row.pk,
+                    [(d.dataset_pk, d.ref) for d in datasets_found if d.dataset_pk not in existing],
                 )
             self._lineage(session, swarm_id, experiment_id, row, datasets_found, checkpoints, now)
-            event = self._log(session, EXPERIMENT_STARTED, swarm_id, row, now)
-            snapshot = self._run_snapshot(session, row)
-        self.events.emit(EXPERIMENT_STARTED, event)
-        return ExperimentRun(self, swarm_id, experiment_id, flush_every=flush_every, **snapshot)
-
-    def _run_snapshot(self, session: Session, row: ExperimentRow) -> dict[str, Any]:
-        stored = rows.to_record(row, [], [])
-        return {
-            "pk": row.pk,
-            "record": stored,
-            "checkpoint_count": len(
-                list(
-                    session.scalars(
-                        select(ExperimentCheckpointRow.version_pk).where(
-                            ExperimentCheckpointRow.experiment_pk == row.pk
-                        )
-                    )
-                )
-            ),
-        }
+            self._publish(uow, EXPERIMENT_STARTED, swarm_id, row)
+            pk, stored = row.pk, rows.to_record(row, [], [])
+            checkpoint_count = q.checkpoint_count(session, row.pk)
+        return ExperimentRun(
+            self,
+            swarm_id,
+            experiment_id,
+            pk=pk,
+            record=stored,
+            checkpoint_count=checkpoint_count,
+            flush_every=flush_every,
+        )
 
     def write_progress(
         self, pk: int, points: Sequence[Point], record: TrainingExperiment | None
@@ -244,64 +201,48 @@ class ExperimentService:
         """Append points and (when given) refresh the row from ``record``; no events."""
         if not points and record is None:
             return
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
             if points:
-                _append_points(session, pk, points)
+                _append_points(uow.session, pk, points)
             if record is not None:
-                row = session.get(ExperimentRow, pk)
-                if row is None:
-                    raise ExperimentNotFoundError(f"experiment row {pk} vanished", pk=pk)
-                rows.apply(row, rows.row_values(record, row.dataset_id), now)
+                row = q.require_row(uow.session, pk)
+                rows.apply(row, rows.row_values(record, row.dataset_id), uow.now)
 
     def add_checkpoint(
         self, swarm_id: str, pk: int, run_model_id: str, model_id: str, version: str, position: int
     ) -> str | None:
-        """Link a stored model version; returns its reference, None if already linked."""
+        """Link a stored model version; returns its reference, None if already linked.
+
+        No event: the experiment's outbox row alone tells the indexes to re-read it."""
         validate_id("model id", model_id)
         validate_id("version", version)
         ref = version if model_id == run_model_id else f"{model_id}/{version}"
-        now = utc_now()
-        with self.meta.write() as session:
-            row = session.get(ExperimentRow, pk)
-            if row is None:
-                raise ExperimentNotFoundError(f"experiment row {pk} vanished", pk=pk)
+        with self.meta.unit_of_work(self.events) as uow:
+            session = uow.session
+            row = q.require_row(session, pk)
             (found,) = rf.resolve_checkpoints(session, swarm_id, run_model_id, [ref])
-            present = session.get(ExperimentCheckpointRow, (pk, found.version_pk))
-            if present is not None:
+            if q.has_checkpoint_link(session, pk, found.version_pk):
                 return None
-            session.add(
-                ExperimentCheckpointRow(
-                    experiment_pk=pk, version_pk=found.version_pk, position=position, ref=ref
-                )
-            )
-            self._lineage(session, swarm_id, row.experiment_id, row, [], [found], now)
-            append_outbox(
-                session,
-                TOPIC,
-                f"{swarm_id}/{row.experiment_id}",
-                self._payload(row, swarm_id),
-                now,
+            q.add_checkpoint_link(session, pk, found.version_pk, position, ref)
+            self._lineage(session, swarm_id, row.experiment_id, row, [], [found], uow.now)
+            uow.reindex(
+                IndexUpdate(TOPIC, f"{swarm_id}/{row.experiment_id}", self._payload(row, swarm_id))
             )
         return ref
 
     def finish(
         self, pk: int, swarm_id: str, points: Sequence[Point], record: TrainingExperiment
     ) -> TrainingExperiment:
-        now = utc_now()
-        with self.meta.write() as session:
+        with self.meta.unit_of_work(self.events) as uow:
+            session = uow.session
             if points:
                 _append_points(session, pk, points)
-            row = session.get(ExperimentRow, pk)
-            if row is None:
-                raise ExperimentNotFoundError(f"experiment row {pk} vanished", pk=pk)
-            rows.apply(row, rows.row_values(record, row.dataset_id), now)
-            self._lineage(session, swarm_id, row.experiment_id, row, [], [], now)
-            finished = self._log(session, EXPERIMENT_FINISHED, swarm_id, row, now, outbox=False)
-            stored = self._log(session, TRAINING_EXPERIMENT_STORED, swarm_id, row, now)
+            row = q.require_row(session, pk)
+            rows.apply(row, rows.row_values(record, row.dataset_id), uow.now)
+            self._lineage(session, swarm_id, row.experiment_id, row, [], [], uow.now)
+            self._publish(uow, EXPERIMENT_FINISHED, swarm_id, row, outbox=False)
+            self._publish(uow, TRAINING_EXPERIMENT_STORED, swarm_id, row)
             experiment_id = row.experiment_id
-        self.events.emit(EXPERIMENT_FINISHED, finished)
-        self.events.emit(TRAINING_EXPERIMENT_STORED, stored)
         return self.get(swarm_id, experiment_id)
 
     # -- helpers -------------------------------------------------------------
@@ -315,73 +256,23 @@ class ExperimentService:
             validate_id("agent_id", rec.agent_id)
 
     @staticmethod
-    def _find(session: Session, swarm_id: str, experiment_id: str) -> ExperimentRow | None:
-        return session.scalar(
-            select(ExperimentRow).where(
-                ExperimentRow.swarm_id == swarm_id, ExperimentRow.experiment_id == experiment_id
-            )
-        )
-
-    def _require(self, session: Session, swarm_id: str, experiment_id: str) -> ExperimentRow:
-        row = self._find(session, swarm_id, experiment_id)
-        if row is None:
-            raise self._not_found(swarm_id, experiment_id)
-        return row
-
-    @staticmethod
-    def _not_found(swarm_id: str, experiment_id: str) -> ExperimentNotFoundError:
-        return ExperimentNotFoundError(
-            f"experiment {experiment_id!r} does not exist in swarm {swarm_id!r}",
-            swarm_id=swarm_id,
-            experiment_id=experiment_id,
-        )
-
-    @staticmethod
-    def _dataset_links(session: Session, pk: int) -> list[ExperimentDatasetRow]:
-        return list(
-            session.scalars(
-                select(ExperimentDatasetRow)
-                .where(ExperimentDatasetRow.experiment_pk == pk)
-                .order_by(ExperimentDatasetRow.position)
-            )
-        )
-
-    def _add_dataset_links(self, session: Session, pk: int, found: list[rf.DatasetRef]) -> None:
-        start = len(self._dataset_links(session, pk))
-        for offset, ref in enumerate(found):
-            session.add(
-                ExperimentDatasetRow(
-                    experiment_pk=pk,
-                    dataset_pk=ref.dataset_pk,
-                    position=start + offset,
-                    ref=ref.ref,
-                )
-            )
-
     def _replace_links(
-        self,
         session: Session,
         pk: int,
         datasets: list[rf.DatasetRef],
         checkpoints: list[rf.CheckpointRef],
     ) -> None:
-        session.execute(
-            delete(ExperimentDatasetRow).where(ExperimentDatasetRow.experiment_pk == pk)
-        )
-        session.execute(
-            delete(ExperimentCheckpointRow).where(ExperimentCheckpointRow.experiment_pk == pk)
-        )
-        self._add_dataset_links(session, pk, datasets)
         seen: set[int] = set()
-        for position, ref in enumerate(checkpoints):
+        for ref in checkpoints:
             if ref.version_pk in seen:  # "v1" and "model/v1" name one version
                 raise InvalidRecordError(f"checkpoint {ref.ref!r} names a version listed before")
             seen.add(ref.version_pk)
-            session.add(
-                ExperimentCheckpointRow(
-                    experiment_pk=pk, version_pk=ref.version_pk, position=position, ref=ref.ref
-                )
-            )
+        q.replace_links(
+            session,
+            pk,
+            [(d.dataset_pk, d.ref) for d in datasets],
+            [(c.version_pk, c.ref) for c in checkpoints],
+        )
 
     @staticmethod
     def _lineage(
@@ -412,18 +303,15 @@ class ExperimentService:
             "status": row.status,
         }
 
-    def _log(
+    def _publish(
         self,
-        session: Session,
+        uow: UnitOfWork,
         name: str,
         swarm_id: str,
         row: ExperimentRow,
-        now: datetime,
         *,
         outbox: bool = True,
-    ) -> dict[str, Any]:
-        payload = self._payload(row, swarm_id)
-        append_event(session, name, swarm_id, payload, now)
-        if outbox:
-            append_outbox(session, TOPIC, f"{swarm_id}/{row.experiment_id}", payload, now)
-        return payload
+    ) -> None:
+        """``name`` with the row's payload; ``outbox`` adds the row the indexes apply."""
+        index = IndexUpdate(TOPIC, f"{swarm_id}/{row.experiment_id}") if outbox else None
+        uow.publish(name, self._payload(row, swarm_id), swarm_id=swarm_id, index=index)

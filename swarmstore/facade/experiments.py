@@ -1,4 +1,4 @@
-"""Training experiments and streaming metric runs (issue 4)."""
+"""Training experiments and streaming metric runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 class ExperimentsAPI(FacadeBase):
     _experiments: ExperimentService
-    _open_runs: weakref.WeakSet[ExperimentRun]
+    #: runs opened through this store; None until attached (a failed ``__init__``
+    #: closes a store whose parts may never have attached)
+    _open_runs: weakref.WeakSet[ExperimentRun] | None = None
 
     def _attach_experiments(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
@@ -25,8 +27,7 @@ class ExperimentsAPI(FacadeBase):
 
     def _detach_experiments(self) -> None:
         """Runs still open when the store closes are flushed and finished as ``paused``."""
-        runs = getattr(self, "_open_runs", None)
-        for run in list(runs or ()):
+        for run in list(self._open_runs or ()):
             if not run.finished:
                 try:
                     run.finish("paused")
@@ -94,5 +95,6 @@ class ExperimentsAPI(FacadeBase):
             flush_every=flush_every,
             resume=resume,
         )
+        assert self._open_runs is not None  # attached before the store is live
         self._open_runs.add(run)
         return run

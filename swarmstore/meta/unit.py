@@ -17,19 +17,22 @@ Services therefore never write the event/outbox/emit triple by hand.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-__all__ = ["Emitter", "IndexUpdate", "Session", "UnitOfWork", "unit_of_work"]
-
 from swarmstore.meta.log import append_event, append_outbox
 
-if TYPE_CHECKING:
-    from swarmstore.meta.engine import MetaStore
+__all__ = ["Emitter", "IndexUpdate", "Session", "UnitOfWork", "unit_of_work"]
+
+
+class Writer(Protocol):
+    """What opens the write transaction (``engine.MetaStore``)."""
+
+    def write(self) -> AbstractContextManager[Session]: ...
 
 
 class Emitter(Protocol):
@@ -76,6 +79,13 @@ class UnitOfWork:
             append_outbox(self.session, index.topic, index.entity_id, body, self.now)
         self._published.append((name, payload))
 
+    def reindex(self, index: IndexUpdate) -> None:
+        """Only the outbox row, no event: the indexes re-read an entity whose change
+        is not an event of its own (``index.payload`` is required)."""
+        if index.payload is None:
+            raise ValueError("an outbox-only update needs its payload")
+        append_outbox(self.session, index.topic, index.entity_id, index.payload, self.now)
+
     def emit_all(self, bus: Emitter) -> None:
         for name, payload in self._published:
             bus.emit(name, payload)
@@ -83,7 +93,7 @@ class UnitOfWork:
 
 
 @contextmanager
-def unit_of_work(meta: MetaStore, bus: Emitter) -> Iterator[UnitOfWork]:
+def unit_of_work(meta: Writer, bus: Emitter) -> Iterator[UnitOfWork]:
     """A write transaction yielding a ``UnitOfWork``; events are emitted after commit."""
     with meta.write() as session:
         uow = UnitOfWork(session, datetime.now(UTC))
