@@ -103,7 +103,15 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 def _cmd_copy(args: argparse.Namespace) -> int:
     from swarmstore.maintenance.copy import copy_store
 
-    report = copy_store(args.src, args.dst, progress=lambda msg: print(msg, file=sys.stderr))
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    report = copy_store(args.src, args.dst, progress=say)
+    say("rebuilding indexes and checking")
+    with SwarmDatabaseManager.open(args.dst) as db:
+        report.reindexed = list(db.reindex().rebuilt)
+        result = db.check()
+    report.check, report.ok = str(result), result.ok
     print(report)
     return 0 if report.ok else 1
 

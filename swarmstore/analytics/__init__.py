@@ -1,9 +1,10 @@
 """Analyses over stored records.
 
 ``convergence`` is a pure function of a training history; ``lifecycle``,
-``model_analytics``, ``compare`` and ``query`` read the SQL store through a
-session they are given (the facade opens it), and ``arrow`` turns query rows
-into ``pyarrow`` tables.
+``model_analytics`` and ``compare`` compute over what the named query
+functions of ``analytics.queries`` read through a session they are given (the
+facade opens it); ``query`` holds a query's result and ``arrow`` turns its
+rows into ``pyarrow`` tables.
 """
 
 from swarmstore.analytics.convergence import ConvergenceRules, analyze_convergence

@@ -1,8 +1,9 @@
-"""Rows of a query as a ``pyarrow.Table``, typed from the SQL columns.
+"""Rows of a query as a ``pyarrow.Table``.
 
 Integers become int64, floats float64, text string, booleans bool, times
-``timestamp[us, UTC]``; JSON columns (hyperparameters, metadata, config, …)
-become strings of JSON text so that no key is lost and every row has the same
+``timestamp[us, UTC]`` (``swarmstore.analytics.queries.schema`` types the
+SQL columns); JSON columns (hyperparameters, metadata, config, …) become
+strings of JSON text so that no key is lost and every row has the same
 schema. NaN stays NaN (float64), as stored.
 """
 
@@ -13,42 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, Numeric
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-
-def arrow_type(sql_type: TypeEngine[Any]) -> pa.DataType:
-    if isinstance(sql_type, TypeDecorator):
-        sql_type = sql_type.impl_instance
-    if isinstance(sql_type, JSON):
-        return pa.string()
-    if isinstance(sql_type, Boolean):
-        return pa.bool_()
-    if isinstance(sql_type, Integer | BigInteger):
-        return pa.int64()
-    if isinstance(sql_type, Float | Numeric):
-        return pa.float64()
-    if isinstance(sql_type, DateTime):
-        return TIMESTAMP
-    return pa.string()
-
-
-def _is_json(sql_type: TypeEngine[Any]) -> bool:
-    if isinstance(sql_type, TypeDecorator):
-        sql_type = sql_type.impl_instance
-    return isinstance(sql_type, JSON)
-
-
-def schema_of(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> pa.Schema:
-    """Arrow schema of labelled SQL columns; JSON ones carry ``{"json": "true"}`` metadata."""
-    return pa.schema(
-        [
-            pa.field(name, arrow_type(t), metadata={"json": "true"} if _is_json(t) else None)
-            for name, t in columns
-        ]
-    )
+#: field metadata of a column holding JSON values, exported as JSON text
+JSON_METADATA = {"json": "true"}
 
 
 def _json_text(value: Any) -> str | None:

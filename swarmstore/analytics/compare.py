@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from swarmstore.analytics.model_analytics import _number, metric_mode
+from swarmstore.analytics.queries import models as aq
 from swarmstore.analytics.training_source import TrainingSource
-from swarmstore.errors import InvalidQueryError, ModelNotFoundError
-from swarmstore.meta.tables_registry import RegistryEntryRow
+from swarmstore.errors import InvalidQueryError
+from swarmstore.meta.unit import Session
 from swarmstore.models import queries as q
 
 
@@ -82,25 +81,12 @@ def compare(
 ) -> Comparison:
     rows: list[dict[str, Any]] = []
     for model_id, version in refs:
-        model = q.find_model(session, swarm_id, model_id)
-        if model is None:
-            raise ModelNotFoundError(
-                f"model {model_id!r} not found in swarm {swarm_id!r}",
-                swarm_id=swarm_id,
-                model_id=model_id,
-            )
-        stored = q.list_versions(session, model.pk)
-        chosen = stored if version is None else [r for r in stored if r.version == version]
-        if version is not None and not chosen:
-            raise ModelNotFoundError(
-                f"version {version!r} of model {model_id!r} not found in swarm {swarm_id!r}",
-                swarm_id=swarm_id,
-                model_id=model_id,
-                version=version,
-            )
-        entry = session.scalar(
-            select(RegistryEntryRow).where(RegistryEntryRow.model_pk == model.pk)
-        )
+        model = q.require_model(session, swarm_id, model_id)
+        if version is None:
+            chosen = q.list_versions(session, model.pk)
+        else:
+            chosen = [q.require_version(session, model, version)]
+        entry = aq.registry_entry(session, model.pk)
         record = entry.record if entry is not None else {}
         performance = record.get("performance", {})
         final = training.final_metrics_by_version(session, swarm_id, model_id)

@@ -18,21 +18,13 @@ Definitions (documented because the seed only shows an example):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
+from swarmstore.analytics.queries import models as aq
 from swarmstore.analytics.training_source import TrainingSource
-from swarmstore.meta.tables import ModelRow, VersionRow
-from swarmstore.meta.tables_registry import DeploymentRow
+from swarmstore.meta.unit import Session
 from swarmstore.records.analytics import LifecycleStats
 
 DEFAULT_RECENT = timedelta(days=7)
-
-
-def _swarm(query: Any, column: Any, swarm_id: str | None) -> Any:
-    return query if swarm_id is None else query.where(column == swarm_id)
 
 
 def lifecycle_stats(
@@ -43,56 +35,20 @@ def lifecycle_stats(
     now: datetime,
     recent: timedelta = DEFAULT_RECENT,
 ) -> LifecycleStats:
-    latest = _swarm(
-        select(VersionRow.model_pk, func.max(VersionRow.seq).label("seq"))
-        .join(ModelRow, ModelRow.pk == VersionRow.model_pk)
-        .where(VersionRow.hidden.is_(False))
-        .group_by(VersionRow.model_pk),
-        ModelRow.swarm_id,
-        swarm_id,
-    ).subquery()
-    accuracy = VersionRow.meta["accuracy"].as_float()
-    total_models, avg_accuracy, avg_size = session.execute(
-        select(func.count(), func.avg(accuracy), func.avg(VersionRow.model_size)).join(
-            latest, (latest.c.model_pk == VersionRow.model_pk) & (latest.c.seq == VersionRow.seq)
-        )
-    ).one()
-    architectures = session.execute(
-        select(ModelRow.architecture, func.count())
-        .join(latest, latest.c.model_pk == ModelRow.pk)
-        .group_by(ModelRow.architecture)
-        .order_by(ModelRow.architecture)
-    ).all()
-    statuses = session.execute(
-        _swarm(
-            select(DeploymentRow.status, func.count()).group_by(DeploymentRow.status),
-            DeploymentRow.swarm_id,
-            swarm_id,
-        ).order_by(DeploymentRow.status)
-    ).all()
     cutoff = now - recent
-    stored_recently = session.scalar(
-        _swarm(
-            select(func.count())
-            .select_from(VersionRow)
-            .join(ModelRow, ModelRow.pk == VersionRow.model_pk)
-            .where(VersionRow.hidden.is_(False), VersionRow.created >= cutoff),
-            ModelRow.swarm_id,
-            swarm_id,
-        )
-    )
-    by_status = {status: int(n) for status, n in statuses}
+    totals = aq.model_totals(session, swarm_id, since=cutoff)
+    by_status = dict(totals.deployment_statuses)
     return {
-        "totalModels": int(total_models),
+        "totalModels": totals.total_models,
         "totalExperiments": training.count_experiments(session, swarm_id),
         "totalDatasets": training.count_datasets(session, swarm_id),
         "totalDeployments": sum(by_status.values()),
-        "averageAccuracy": None if avg_accuracy is None else float(avg_accuracy),
-        "averageModelSize": None if avg_size is None else float(avg_size),
-        "architectureDistribution": {arch or "unknown": int(n) for arch, n in architectures},
+        "averageAccuracy": totals.average_accuracy,
+        "averageModelSize": totals.average_model_size,
+        "architectureDistribution": {arch or "unknown": n for arch, n in totals.architectures},
         "deploymentStatus": by_status,
         "recentActivity": {
-            "modelsStored": int(stored_recently or 0),
+            "modelsStored": totals.stored_since,
             "experimentsRun": training.count_experiments(session, swarm_id, since=cutoff),
             "deploymentsActive": by_status.get("active", 0),
         },

@@ -14,13 +14,10 @@ import math
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from swarmstore.analytics.queries import models as aq
 from swarmstore.analytics.training_source import TrainingSource
-from swarmstore.errors import ModelNotFoundError
-from swarmstore.meta.tables import VersionRow
-from swarmstore.meta.tables_registry import DeploymentRow, ModelAliasRow, RegistryEntryRow
+from swarmstore.meta.tables_registry import RegistryEntryRow
+from swarmstore.meta.unit import Session
 from swarmstore.models import queries as q
 from swarmstore.records.analytics import (
     DeploymentSummary,
@@ -76,27 +73,14 @@ def model_analytics(
     include_experiments: bool = True,
     include_deployments: bool = True,
 ) -> ModelAnalytics:
-    model = q.find_model(session, swarm_id, model_id)
-    if model is None:
-        raise ModelNotFoundError(
-            f"model {model_id!r} not found in swarm {swarm_id!r}",
-            swarm_id=swarm_id,
-            model_id=model_id,
-        )
+    model = q.require_model(session, swarm_id, model_id)
     rows = q.list_versions(session, model.pk)
     names = {r.pk: r.version for r in q.list_versions(session, model.pk, include_hidden=True)}
-    entry = session.scalar(select(RegistryEntryRow).where(RegistryEntryRow.model_pk == model.pk))
+    entry = aq.registry_entry(session, model.pk)
     stages: dict[str, str] = {}
     if entry is not None:
         stages = dict(entry.record.get("deployment", {}).get("versionStages", {}))
-    aliases: dict[str, list[str]] = {}
-    for alias, version in session.execute(
-        select(ModelAliasRow.alias, VersionRow.version)
-        .join(VersionRow, VersionRow.pk == ModelAliasRow.version_pk)
-        .where(ModelAliasRow.model_pk == model.pk)
-        .order_by(ModelAliasRow.alias)
-    ):
-        aliases.setdefault(version, []).append(alias)
+    aliases = aq.aliases_by_version(session, model.pk)
 
     versions = [
         VersionSummary(
@@ -188,13 +172,7 @@ def _registry(entry: RegistryEntryRow, aliases: dict[str, list[str]]) -> dict[st
 
 
 def _deployments(session: Session, model_pk: int) -> DeploymentSummary:
-    rows = list(
-        session.scalars(
-            select(DeploymentRow)
-            .where(DeploymentRow.model_pk == model_pk)
-            .order_by(DeploymentRow.pk)
-        )
-    )
+    rows = aq.deployments_of_model(session, model_pk)
     return DeploymentSummary(
         total=len(rows),
         by_status=dict(Counter(r.status for r in rows)),

@@ -13,10 +13,10 @@ import importlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
+from swarmstore.meta.unit import Session
 
 if TYPE_CHECKING:
-    from swarmstore.analytics.targets import Target
+    from swarmstore.analytics.queries.targets import Target
 
 
 class TrainingSource(Protocol):
@@ -72,7 +72,7 @@ class NoTraining:
 
 def training_source() -> TrainingSource:
     try:
-        module = importlib.import_module("swarmstore.analytics.training_sql")
+        module = importlib.import_module("swarmstore.analytics.queries.training")
     except ImportError:  # the training tables are not declared (yet)
         return NoTraining()
     source: TrainingSource = module.SqlTraining()

@@ -1,6 +1,6 @@
-"""Analytics, lifecycle stats, the query API and Arrow export (issue 4).
+"""Analytics, lifecycle stats, the query API and Arrow export.
 
-Queries take the small filter language of ``swarmstore.analytics.filters``
+Queries take the small filter language of ``swarmstore.analytics.queries.filters``
 (``where={"hyperparameters.learningRate": ("<", 0.01), "tags": "baseline"}``,
 ``order_by="-finalMetrics.accuracy"``, ``limit=10``) and run as one SQL
 SELECT each. Targets: ``model_versions``, ``deployments``, ``registry``,
@@ -19,8 +19,9 @@ import pyarrow as pa
 from swarmstore.analytics.compare import Comparison, compare, parse_refs
 from swarmstore.analytics.lifecycle import DEFAULT_RECENT, lifecycle_stats
 from swarmstore.analytics.model_analytics import model_analytics
-from swarmstore.analytics.query import QueryResult, run_query
-from swarmstore.analytics.targets import CORE_TARGETS, Target
+from swarmstore.analytics.queries.run import run_query
+from swarmstore.analytics.queries.targets import CORE_TARGETS, Target
+from swarmstore.analytics.query import QueryResult
 from swarmstore.analytics.training_source import TrainingSource, training_source
 from swarmstore.errors import InvalidQueryError
 from swarmstore.facade.base import FacadeBase

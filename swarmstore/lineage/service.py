@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from sqlalchemy.orm import Session
-
 from swarmstore.errors import IndexUnavailableError, InvalidRecordError, LineageNodeNotFoundError
 from swarmstore.ids import validate_id
 from swarmstore.lineage import queries as sql
 from swarmstore.lineage.keys import parse_key
 from swarmstore.meta import lineage as ln
 from swarmstore.meta.engine import MetaStore
+from swarmstore.meta.unit import Session
 
 Source = Literal["auto", "graph", "sql"]
 #: Hop bound of traversals unless a caller gives one: far beyond real lineage.

@@ -2,9 +2,9 @@
 
 A target is a SELECT of labelled (camelCase) columns, the ``Catalog`` of
 fields its filters may name, its swarm column and default order. The labelled
-columns' SQL types decide the Arrow schema (``swarmstore.analytics.arrow``).
+columns' SQL types decide the Arrow schema (``swarmstore.analytics.queries.schema``).
 Training targets (experiments, metrics, datasets) are added by
-``swarmstore.analytics.training_targets`` from the training tables.
+``swarmstore.analytics.queries.training`` from the training tables.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 
-from swarmstore.analytics.filters import Catalog
+from swarmstore.analytics.queries.filters import Catalog
 from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.meta.tables_registry import AuditRow, DeploymentRow, RegistryEntryRow
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from swarmstore.analytics.filters import Catalog
-from swarmstore.analytics.targets import Target
+from swarmstore.analytics.queries.filters import Catalog
+from swarmstore.analytics.queries.targets import Target
 from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.meta.tables_training import (
     NAN,
