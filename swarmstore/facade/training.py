@@ -1,11 +1,17 @@
-"""Training-loop integration: callbacks, auto-checkpointing, retention, resume (issue 6)."""
+"""Training-loop integration: callbacks, auto-checkpointing, retention, resume.
+
+The manager is the training integration's store: this mixin implements the
+``TrainingPort`` methods the manager does not already have, and declares the
+ones it relies on (models, experiments), so ``NeuralServiceIntegration`` and
+``load_resume_state`` get ``self`` as a typed port.
+"""
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -13,17 +19,57 @@ from swarmstore.errors import InvalidRecordError, NotFoundError
 from swarmstore.events import NEURAL_SERVICE_INTEGRATED
 from swarmstore.facade.base import FacadeBase
 from swarmstore.ids import validate_id
-from swarmstore.training.announce import announce
-from swarmstore.training.catalog import model_exists
+from swarmstore.models import queries as q
+from swarmstore.training.catalog import CheckpointInfo, training_checkpoints
 from swarmstore.training.integration import NeuralServiceIntegration
 from swarmstore.training.options import IntegrationOptions
 from swarmstore.training.resume import ResumeState, load_resume_state
+
+if TYPE_CHECKING:
+    from swarmstore.experiments.run import ExperimentRun
+    from swarmstore.records.experiment import TrainingExperiment
+    from swarmstore.records.model import NeuralModelRecord
 
 log = logging.getLogger(__name__)
 
 
 class TrainingAPI(FacadeBase):
-    _integrations: weakref.WeakSet[NeuralServiceIntegration]
+    # None until _attach_training: close() after a failed open detaches training too
+    _integrations: weakref.WeakSet[NeuralServiceIntegration] | None = None
+
+    if TYPE_CHECKING:
+        # The rest of the training port, implemented by the manager and ExperimentsAPI.
+
+        def store_neural_model(
+            self, swarm_id: str, model: NeuralModelRecord | Mapping[str, Any]
+        ) -> NeuralModelRecord: ...
+
+        def get_neural_model(
+            self, swarm_id: str, model_id: str, version: str | None = None
+        ) -> NeuralModelRecord: ...
+
+        def delete_model_version(
+            self, swarm_id: str, model_id: str, version: str
+        ) -> dict[str, Any]: ...
+
+        def start_experiment(
+            self,
+            swarm_id: str,
+            experiment_id: str | None = None,
+            *,
+            name: str = "",
+            model_id: str | None = None,
+            agent_id: str = "",
+            datasets: Iterable[str] = (),
+            hyperparameters: Mapping[str, Any] | None = None,
+            tags: Iterable[str] = (),
+            flush_every: int = 1000,
+            resume: bool = False,
+        ) -> ExperimentRun: ...
+
+        def get_training_experiment(
+            self, swarm_id: str, experiment_id: str
+        ) -> TrainingExperiment: ...
 
     def _attach_training(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
@@ -36,7 +82,7 @@ class TrainingAPI(FacadeBase):
         ``close`` would leave the store half-closed. ``integration.flush()`` or
         ``close()`` before ``db.close()`` raises it instead.
         """
-        for integration in list(getattr(self, "_integrations", ())):
+        for integration in list(self._integrations or ()):
             try:
                 integration.close()
             except Exception:
@@ -63,11 +109,10 @@ class TrainingAPI(FacadeBase):
         validate_id("swarm_id", swarm_id)
         validate_id("agent_id", agent_id)
         parsed = _parse_options(options, overrides)
-        integration = NeuralServiceIntegration(self, swarm_id, agent_id, parsed)  # type: ignore[arg-type]
+        integration = NeuralServiceIntegration(self, swarm_id, agent_id, parsed)
+        assert self._integrations is not None  # attached in the manager's __init__
         self._integrations.add(integration)
-        announce(
-            self._meta,
-            self._events,
+        self.announce_training_event(
             NEURAL_SERVICE_INTEGRATED,
             swarm_id,
             {
@@ -100,10 +145,10 @@ class TrainingAPI(FacadeBase):
         if not isinstance(which, str) or not which:
             raise InvalidRecordError("which must be 'latest', 'best' or a version name")
         experiment = None
-        if not model_exists(self._meta, swarm_id, experiment_or_model):
+        if not self._model_exists(swarm_id, experiment_or_model):
             experiment = self._experiment_or_none(swarm_id, experiment_or_model)
         return load_resume_state(
-            self,  # type: ignore[arg-type]
+            self,
             swarm_id,
             experiment_or_model,
             which,
@@ -112,12 +157,40 @@ class TrainingAPI(FacadeBase):
             experiment=experiment,
         )
 
-    def _experiment_or_none(self, swarm_id: str, experiment_id: str) -> Any:
-        getter = getattr(self, "get_training_experiment", None)
-        if getter is None:
-            return None
+    # -- the training port ----------------------------------------------------
+
+    def require_model_version(self, swarm_id: str, model_id: str, version: str) -> None:
+        """``ModelNotFoundError`` unless the version is stored (reads no tensors)."""
+        self._live()
+        self._models.locate(swarm_id, model_id, version)
+
+    def training_checkpoints(self, swarm_id: str, model_id: str) -> list[CheckpointInfo]:
+        """Live versions of a model that a training integration wrote, oldest first
+        (from their metadata: no tensor is read)."""
+        self._live()
+        with self._meta.read() as session:
+            model = q.find_model(session, swarm_id, model_id)
+            if model is None:
+                return []
+            rows = [
+                (r.version, r.seq, dict(r.meta or {})) for r in q.list_versions(session, model.pk)
+            ]
+        return training_checkpoints(rows)
+
+    def announce_training_event(self, name: str, swarm_id: str, payload: dict[str, Any]) -> None:
+        """Commit a training event to the log, then fire it (after the commit, as every event)."""
+        self._live()
+        event = {"swarm_id": swarm_id, **payload}
+        with self._meta.unit_of_work(self._events) as uow:
+            uow.publish(name, event, swarm_id=swarm_id)
+
+    def _model_exists(self, swarm_id: str, model_id: str) -> bool:
+        with self._meta.read() as session:
+            return q.find_model(session, swarm_id, model_id) is not None
+
+    def _experiment_or_none(self, swarm_id: str, experiment_id: str) -> TrainingExperiment | None:
         try:
-            return getter(swarm_id, experiment_id)
+            return self.get_training_experiment(swarm_id, experiment_id)
         except NotFoundError:
             return None
 

@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 from swarmstore.training.history import numeric
 
 if TYPE_CHECKING:
-    from swarmstore.manager import SwarmDatabaseManager
+    from swarmstore.integrations.store import TrainingStore
 
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "total_flos")
 
@@ -29,7 +29,7 @@ _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "total_flos")
 class SwarmTrainerCallback(TrainerCallback):
     def __init__(
         self,
-        db: SwarmDatabaseManager,
+        db: TrainingStore,
         swarm_id: str,
         model_id: str,
         *,

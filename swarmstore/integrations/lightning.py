@@ -24,13 +24,13 @@ except ImportError:  # the standalone package name
 from swarmstore.training.history import numeric
 
 if TYPE_CHECKING:
-    from swarmstore.manager import SwarmDatabaseManager
+    from swarmstore.integrations.store import TrainingStore
 
 
 class SwarmLightningCallback(Callback):
     def __init__(
         self,
-        db: SwarmDatabaseManager,
+        db: TrainingStore,
         swarm_id: str,
         model_id: str,
         *,

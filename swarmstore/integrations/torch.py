@@ -25,7 +25,8 @@ from swarmstore.training.integration import NeuralServiceIntegration
 from swarmstore.training.resume import ResumeState
 
 if TYPE_CHECKING:
-    from swarmstore.manager import SwarmDatabaseManager
+    from swarmstore.integrations.store import TrainingStore
+    from swarmstore.records.experiment import ExperimentStatus
 
 
 class SwarmCheckpointer:
@@ -37,7 +38,7 @@ class SwarmCheckpointer:
 
     def __init__(
         self,
-        db: SwarmDatabaseManager,
+        db: TrainingStore,
         swarm_id: str,
         model_id: str,
         model: torch.nn.Module,
@@ -129,7 +130,10 @@ class SwarmCheckpointer:
         )
 
     def finish(
-        self, final_metrics: Mapping[str, Any] | None = None, *, status: str = "completed"
+        self,
+        final_metrics: Mapping[str, Any] | None = None,
+        *,
+        status: ExperimentStatus = "completed",
     ) -> dict[str, Any]:
         return self.integration.on_training_complete(
             model=self.model,

@@ -1,8 +1,9 @@
-"""Training-loop integration: callbacks, auto-checkpointing, retention, resume (issue 6).
+"""Training-loop integration: callbacks, auto-checkpointing, retention, resume.
 
 ``SwarmDatabaseManager.integrate_with_neural_service`` returns a
 ``NeuralServiceIntegration``; ``SwarmDatabaseManager.resume`` a
-``ResumeState``. The framework adapters live in ``swarmstore.integrations``.
+``ResumeState``. Both reach the store only through ``training.port.TrainingPort``.
+The framework adapters live in ``swarmstore.integrations``.
 """
 
 from swarmstore.training.integration import NeuralServiceIntegration

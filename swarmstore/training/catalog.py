@@ -3,17 +3,17 @@
 Every version the integration writes carries ``metadata["training"]``: its
 kind (auto / manual / final), experiment, epoch, step, checkpoint number and
 metrics. Retention and resume ask their questions here ("latest", "best by
-val_loss") without decoding a single tensor.
+val_loss") without decoding a single tensor; the store reads the versions'
+metadata (``TrainingPort.training_checkpoints``), this module reads the
+training facts out of it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from swarmstore.meta.engine import MetaStore
-from swarmstore.models import queries as q
 
 TRAINING_KEY = "training"
 CheckpointKind = Literal["auto", "manual", "final"]
@@ -56,7 +56,7 @@ def decode_metric(value: Any) -> float | None:
     return None
 
 
-def info_from(version: str, seq: int, meta: dict[str, Any]) -> CheckpointInfo | None:
+def info_from(version: str, seq: int, meta: Mapping[str, Any]) -> CheckpointInfo | None:
     training = meta.get(TRAINING_KEY)
     if not isinstance(training, dict):
         return None
@@ -79,17 +79,10 @@ def info_from(version: str, seq: int, meta: dict[str, Any]) -> CheckpointInfo | 
     )
 
 
-def training_versions(meta: MetaStore, swarm_id: str, model_id: str) -> list[CheckpointInfo]:
-    """Live versions of a model written by a training integration, oldest first."""
-    with meta.read() as session:
-        model = q.find_model(session, swarm_id, model_id)
-        if model is None:
-            return []
-        rows = [(r.version, r.seq, dict(r.meta or {})) for r in q.list_versions(session, model.pk)]
-    found = (info_from(version, seq, row_meta) for version, seq, row_meta in rows)
+def training_checkpoints(
+    rows: Iterable[tuple[str, int, Mapping[str, Any]]],
+) -> list[CheckpointInfo]:
+    """The training checkpoints among a model's versions ``(version, seq, metadata)``,
+    in the order given (oldest first); versions no integration wrote are left out."""
+    found = (info_from(version, seq, meta) for version, seq, meta in rows)
     return [info for info in found if info is not None]
-
-
-def model_exists(meta: MetaStore, swarm_id: str, model_id: str) -> bool:
-    with meta.read() as session:
-        return q.find_model(session, swarm_id, model_id) is not None

@@ -1,4 +1,4 @@
-"""A loop's metrics as numbers, and the headline accuracy/loss of a checkpoint.
+"""A loop's metrics as numbers, the headline accuracy/loss of a checkpoint, a run's final scores.
 
 Loops name things their own way (``loss``, ``train_loss``, ``eval_loss``,
 ``val_acc``); a version's metadata has one ``accuracy`` and one ``loss``.
@@ -58,4 +58,24 @@ def headline(metrics: Mapping[str, float]) -> dict[str, float]:
         value = next((metrics[n] for n in column_names if n in metrics), None)
         if value is not None and math.isfinite(value):
             out[key] = value
+    return out
+
+
+def final_scores(metrics: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The finished model's scores: named fractions kept, the rest as custom metrics."""
+    values = numeric(metrics)
+    if not values:
+        return None
+    named = ("accuracy", "precision", "recall", "f1_score", "auc")
+    out: dict[str, Any] = {}
+    custom: dict[str, float] = {}
+    for key, value in values.items():
+        if not math.isfinite(value):
+            continue
+        if key in named and 0.0 <= value <= 1.0:
+            out[key] = value
+        else:
+            custom[key] = value
+    if custom:
+        out["custom_metrics"] = custom
     return out

@@ -17,6 +17,7 @@ afresh every time.
 
 from __future__ import annotations
 
+import importlib
 from array import array
 from operator import is_
 from typing import Any
@@ -25,8 +26,8 @@ import torch
 
 from swarmstore.training.state import RngFlattener, flatten
 
-try:
-    from swarmstore.training._copy import copy_regions
+try:  # the optional C extension (no Python source for the import graph to follow)
+    copy_regions = importlib.import_module("swarmstore.training._copy").copy_regions
 except ImportError:  # built without a C compiler: every copy goes through torch
     copy_regions = None
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from swarmstore.training.state import cuda_initialized
+
 
 def _peak_rss_bytes() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -34,7 +36,7 @@ class ResourceMonitor:
         self.stall_seconds = 0.0
         self.save_wait_seconds = 0.0
         self.checkpoints = 0
-        self._gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        self._gpu = torch.cuda.is_available() and cuda_initialized()
         if self._gpu:
             torch.cuda.reset_peak_memory_stats()
 
@@ -63,7 +65,7 @@ class ResourceMonitor:
             "loopStallSeconds": self.stall_seconds,
             "saveWaitSeconds": self.save_wait_seconds,
         }
-        gpu = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        gpu = torch.cuda.is_available() and cuda_initialized()
         if gpu:
             devices = torch.cuda.device_count()
             out["gpuHours"] = wall * devices / 3600.0

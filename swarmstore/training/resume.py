@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from swarmstore.errors import InvalidRecordError, ModelNotFoundError, NotFoundError
 from swarmstore.records.model import NeuralModelRecord
-from swarmstore.training.catalog import TRAINING_KEY, CheckpointInfo, training_versions
+from swarmstore.training.catalog import TRAINING_KEY, CheckpointInfo
+from swarmstore.training.port import TrainingPort
 from swarmstore.training.state import restore_rng, unflatten
 
-
-class _Store(Protocol):
-    _meta: Any
-
-    def get_neural_model(
-        self, swarm_id: str, model_id: str, version: str | None = None
-    ) -> NeuralModelRecord: ...
+if TYPE_CHECKING:
+    from swarmstore.records.experiment import TrainingExperiment
 
 
 @dataclass(slots=True)
@@ -111,31 +107,31 @@ def _pick(
 
 
 def _resolve(
-    store: _Store, swarm_id: str, target: str, experiment: Any
+    store: TrainingPort, swarm_id: str, target: str, experiment: TrainingExperiment | None
 ) -> tuple[str, list[CheckpointInfo]]:
     """(model id, candidate checkpoints) for a model id or an experiment id."""
-    versions = training_versions(store._meta, swarm_id, target)
+    versions = store.training_checkpoints(swarm_id, target)
     if versions or experiment is None:
         return target, versions
     model_id = experiment.model_id
     named = set(experiment.checkpoints)
     candidates = [
         c
-        for c in training_versions(store._meta, swarm_id, model_id)
+        for c in store.training_checkpoints(swarm_id, model_id)
         if c.experiment_id == target or c.version in named
     ]
     return model_id, candidates
 
 
 def load_resume_state(
-    store: _Store,
+    store: TrainingPort,
     swarm_id: str,
     target: str,
     which: str = "latest",
     *,
     metric: str | None = None,
     mode: str | None = None,
-    experiment: Any = None,
+    experiment: TrainingExperiment | None = None,
 ) -> ResumeState:
     """Find the checkpoint ``which`` ('latest', 'best' or a version) of a model or experiment."""
     model_id, candidates = _resolve(store, swarm_id, target, experiment)
@@ -182,3 +178,24 @@ def state_from_record(swarm_id: str, record: NeuralModelRecord) -> ResumeState:
         index=int(training.get("index", 0)),
         metrics=dict(training.get("metrics") or {}),
     )
+
+
+def continued_experiment(
+    store: TrainingPort, swarm_id: str, model_id: str | None, state: ResumeState
+) -> tuple[str | None, bool]:
+    """(experiment id, resume it?) for a run that goes on from ``state``.
+
+    The checkpoint's experiment goes on when its history ends at the
+    checkpoint; a run that logged epochs past it (killed before saving them)
+    gets a new one, as does a checkpoint of another model.
+    """
+    if state.experiment_id is None or state.model_id != model_id:
+        return None, False
+    try:
+        record = store.get_training_experiment(swarm_id, state.experiment_id)
+    except NotFoundError:
+        return None, False
+    history = record.metrics.training_history
+    if history and history[-1].epoch > state.epoch:
+        return None, False
+    return state.experiment_id, True

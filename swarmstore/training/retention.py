@@ -34,10 +34,13 @@ class KeepBest:
     mode: MetricMode = "min"
 
     def keep(self, checkpoints: Sequence[CheckpointInfo]) -> set[str]:
-        scored = [(c.score(self.metric, self.mode), c.version) for c in checkpoints]
-        ranked = [item for item in scored if item[0] is not None]
+        ranked = [
+            (score, c.version)
+            for c in checkpoints
+            if (score := c.score(self.metric, self.mode)) is not None
+        ]
         # stable: among equal scores the older checkpoint wins, as a run's first best does
-        ranked.sort(key=lambda item: item[0])  # type: ignore[arg-type,return-value]
+        ranked.sort(key=lambda item: item[0])
         return {version for _score, version in ranked[: self.k]}
 
 

@@ -18,7 +18,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from swarmstore.exit_hooks import before_pools_shut_down
 
@@ -56,7 +56,7 @@ class CheckpointSaver:
         self.max_pending = max_pending
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[tuple[Future[object], bool]] = deque()
+        self._pending: deque[tuple[Future[Any], bool]] = deque()
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -118,7 +118,7 @@ class CheckpointSaver:
             _live_savers.add(self)
         future = self._pool.submit(write)
         with self._lock:
-            self._pending.append((future, bounded))  # type: ignore[arg-type]
+            self._pending.append((future, bounded))
         return future
 
     def _collect(self) -> None:
