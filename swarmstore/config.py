@@ -17,9 +17,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from swarmstore.codec import CodecPolicy, Compression
-from swarmstore.errors import InvalidRecordError
+from swarmstore.errors import InvalidFieldError, InvalidRecordError
 
 Durability = Literal["full", "normal"]
+Indexing = Literal["background", "off"]
+_INDEXINGS = ("background", "off")
 CONFIG_FILE_NAME = "swarmstore.toml"  # a store directory holding one opens what it names
 _NO_ROOT = Path("/\0no-root")  # sentinel: a URL-only config gets a per-machine cache root
 _PATH_FIELDS = ("root", "blob_path", "graph_path")
@@ -64,6 +66,10 @@ class StoreConfig:
         raises ``BackendUnavailableError`` after about this long.
     io_timeout_seconds: how long object-store requests are retried (with
         exponential backoff) before a save or read fails.
+    indexing: "background" (the derived indexes -- lineage graph, vectors --
+        catch up after each committed write on a background thread, when the
+        ``index`` extra is installed) or "off" (a SQL-only store). The older
+        spelling ``extra={"indexes": "off"}`` still means "off".
 
     ``root`` may be left out when ``metadata_url`` names a server: local state
     (locks, the graph) then goes to a per-machine cache directory.
@@ -88,6 +94,7 @@ class StoreConfig:
     storage_options: dict[str, str] = field(default_factory=dict)
     connect_timeout_seconds: float = 10.0
     io_timeout_seconds: float = 60.0
+    indexing: Indexing = "background"
 
     def __post_init__(self) -> None:
         if Path(self.root) == _NO_ROOT:
@@ -128,6 +135,13 @@ class StoreConfig:
             )
         if self.durability not in ("full", "normal"):
             raise InvalidRecordError(f"durability must be full|normal, not {self.durability!r}")
+        # the older spelling of indexing="off", still accepted (in code and in TOML)
+        if isinstance(self.extra, dict) and self.extra.get("indexes") == "off":
+            object.__setattr__(self, "indexing", "off")
+        if self.indexing not in _INDEXINGS:
+            raise InvalidFieldError(
+                f"indexing must be background|off, not {self.indexing!r}", field="indexing"
+            )
 
     @classmethod
     def coerce(

@@ -1,4 +1,6 @@
-"""What every facade mixin may use of the manager: its stores, bus, pool and model service."""
+"""What every facade mixin may use of the manager: its stores, bus, pool and model
+service, and the sibling mixins' methods that another mixin calls (declared here,
+implemented by the mixin that owns them)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ if TYPE_CHECKING:
     from swarmstore.events import EventBus
     from swarmstore.meta.engine import MetaStore
     from swarmstore.models.service import ModelVersionService
+    from swarmstore.records.dataset import TrainingDataset
 
 
 class FacadeBase:
@@ -22,4 +25,17 @@ class FacadeBase:
     _models: ModelVersionService
 
     def _live(self) -> None:
+        raise NotImplementedError
+
+    # -- siblings' methods (one mixin's, called from another) ---------------
+
+    def get_training_dataset(
+        self,
+        swarm_id: str,
+        dataset_id: str,
+        version: str | None = None,
+        *,
+        include_samples: bool = True,
+    ) -> TrainingDataset:
+        """``DatasetsAPI.get_training_dataset`` (the vector index reads dataset records)."""
         raise NotImplementedError

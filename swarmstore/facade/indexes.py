@@ -1,11 +1,11 @@
-"""Derived indexes: outbox indexer, reindex, lineage queries, similarity search (issue 5).
+"""Derived indexes: outbox indexer, reindex, lineage queries, similarity search.
 
 The indexer runs after every committed write of this process (``on_any``) on
 a background thread (``index.worker``), so a write returns when SQL has
 committed; it never waits for the index lock, and it runs on open too. A
 failure is logged and the rows stay in the outbox (the SQL write already
 committed). Every method that reads the indexes first drains that thread. Set
-``StoreConfig(extra={"indexes": "off"})`` to keep a store SQL-only.
+``StoreConfig(indexing="off")`` to keep a store SQL-only.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class IndexAPI(FacadeBase):
-    _indexer: Any  # swarmstore.index.indexer.Indexer | None (engines import lazily)
-    _index_worker: IndexWorker | None
+    # None until ``_attach_indexes`` sets them, and when indexing is off
+    _indexer: Any = None  # swarmstore.index.indexer.Indexer (engines import lazily)
+    _index_worker: IndexWorker | None = None
     _lineage_queries: LineageQueries
 
     def _attach_indexes(self) -> None:
@@ -35,7 +36,7 @@ class IndexAPI(FacadeBase):
         self._index_worker = None
         from swarmstore.index.indexer import index_extra_installed
 
-        if self.config.extra.get("indexes", "on") != "off" and index_extra_installed():
+        if self.config.indexing != "off" and index_extra_installed():
             from swarmstore.index.indexer import Indexer
             from swarmstore.index.sources import StoreVectorSource
 
@@ -56,10 +57,10 @@ class IndexAPI(FacadeBase):
 
     def _detach_indexes(self) -> None:
         """Called once at the start of ``close``, before the pool and stores shut."""
-        worker, self._index_worker = getattr(self, "_index_worker", None), None
+        worker, self._index_worker = self._index_worker, None
         if worker is not None:
             worker.close()
-        indexer, self._indexer = getattr(self, "_indexer", None), None
+        indexer, self._indexer = self._indexer, None
         if indexer is not None:
             indexer.close()
 
@@ -76,10 +77,7 @@ class IndexAPI(FacadeBase):
             worker.drain()
 
     def _load_dataset_record(self, swarm_id: str, dataset_id: str, version: str | None) -> Any:
-        getter = getattr(self, "get_training_dataset", None)
-        if getter is None:
-            return None
-        return getter(swarm_id, dataset_id, version, include_samples=False)
+        return self.get_training_dataset(swarm_id, dataset_id, version, include_samples=False)
 
     # -- public --------------------------------------------------------------
 
@@ -204,7 +202,7 @@ class IndexAPI(FacadeBase):
         if self._indexer is None:
             raise IndexUnavailableError(
                 "indexes are off: install the 'index' extra (lancedb, kuzu) "
-                "and do not set extra={'indexes': 'off'}"
+                "and do not set indexing='off'"
             )
         return self._indexer
 

@@ -32,7 +32,7 @@ from types import ModuleType, TracebackType
 from typing import Any, NamedTuple
 
 from swarmstore.errors import InvalidRecordError, StoreClosedError, StoreLockedError
-from swarmstore.index.locks import FileLock
+from swarmstore.filelock import FileLock
 from swarmstore.meta.lineage import NODE_KINDS, RELATIONS
 
 #: Node tables (the lineage node kinds of ``swarmstore.meta.lineage``) and their

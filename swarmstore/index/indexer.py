@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from swarmstore.errors import IndexUnavailableError, StoreLockedError
+from swarmstore.filelock import FileLock, LockTimeoutError
 from swarmstore.index import queries as src
 from swarmstore.index.graph import (
     NODE_TABLES,
@@ -63,7 +64,6 @@ from swarmstore.index.lance import (
     TableName,
     VectorIndex,
 )
-from swarmstore.index.locks import FileLock, LockTimeoutError
 from swarmstore.index.sources import LINEAGE_ONLY, StoreVectorSource
 from swarmstore.lineage.keys import parse_key
 from swarmstore.meta import lineage as ln

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from swarmstore.errors import StoreLockedError
+from swarmstore.filelock import FileLock, LockTimeoutError
 from swarmstore.index import graph
-from swarmstore.index.locks import FileLock, LockTimeoutError
 
 
 def test_lock_is_reentrant_in_a_thread_and_exclusive_across_fds(tmp_path: Path) -> None:
