@@ -33,7 +33,8 @@ from swarmstore.models.safetensors_io import export_names, read_safetensors, wri
 from swarmstore.models.service import ModelVersionService, parse_model_record
 from swarmstore.models.writer import WritePolicy
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
-from swarmstore.registry.common import version_references
+from swarmstore.registry.queries import version_references
+from swarmstore.stores import open_parts
 
 log = logging.getLogger(__name__)
 
@@ -119,23 +120,8 @@ class SwarmDatabaseManager(
         creates the schema. An unreachable database or object store raises
         ``BackendUnavailableError`` naming which and why.
         """
-        from swarmstore.blobs.factory import open_blob_store
-
         config = StoreConfig.coerce(root_or_config, **overrides)
-        config.root.mkdir(parents=True, exist_ok=True)
-        meta = MetaStore(
-            config.resolved_metadata_url,
-            lock_path=config.root / ".schema.lock",
-            lock_timeout=config.lock_timeout_seconds,
-            durable=config.durability == "full",
-            connect_timeout=config.connect_timeout_seconds,
-        )
-        try:
-            meta.ensure_schema()
-            blobs = open_blob_store(config)
-        except BaseException:
-            meta.close()
-            raise
+        meta, blobs = open_parts(config)
         try:
             return cls(config, meta, blobs)
         except BaseException:
