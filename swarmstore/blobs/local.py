@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from swarmstore.blobs.base import BlobInfo, BlobStore
+from swarmstore.blobs.base import BlobCapabilities, BlobInfo, BlobStore
 from swarmstore.errors import InvalidRecordError
 
 _HEX = frozenset("0123456789abcdef")
@@ -46,6 +46,10 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = Path(root)
         self.durable = durable
+        # a durable put is renamed into place at flush
+        self.capabilities = BlobCapabilities(
+            ranged_reads=True, visible_before_flush=not durable, temporaries=True
+        )
         self.root.mkdir(parents=True, exist_ok=True)
         self._pending: list[tuple[Path, Path, Future[None]]] = []
         self._pending_paths: set[Path] = set()
@@ -164,7 +168,12 @@ class LocalBlobStore(BlobStore):
             return handle.read(max(length, 0))
 
     def exists(self, key: str) -> bool:
-        return self._path(key).exists()
+        """Present on disk, or put and waiting for ``flush`` (as on an object store)."""
+        path = self._path(key)
+        with self._lock:
+            if path in self._pending_paths:
+                return True
+        return path.exists()
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -180,14 +189,20 @@ class LocalBlobStore(BlobStore):
         path.unlink(missing_ok=True)
         return stat.st_size
 
-    def list(self) -> Iterator[BlobInfo]:
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        if not _HEX.issuperset(prefix):
+            return
         for fan in sorted(self.root.iterdir()):
-            if not (fan.is_dir() and len(fan.name) == 2):
+            if not (fan.is_dir() and len(fan.name) == 2 and fan.name.startswith(prefix[:2])):
                 continue
+            rest = prefix[2:]
             for entry in os.scandir(fan):
-                if entry.name.endswith(_TEMP_SUFFIX):
+                if entry.name.endswith(_TEMP_SUFFIX) or not entry.name.startswith(rest):
                     continue
-                stat = entry.stat()
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # deleted since the scan saw it
+                    continue
                 yield BlobInfo(fan.name + entry.name, stat.st_size, stat.st_mtime)
 
     def list_temporaries(self) -> Iterator[BlobInfo]:
@@ -196,7 +211,10 @@ class LocalBlobStore(BlobStore):
             if fan.is_dir():
                 for entry in os.scandir(fan):
                     if entry.name.endswith(_TEMP_SUFFIX):
-                        stat = entry.stat()
+                        try:
+                            stat = entry.stat()
+                        except FileNotFoundError:  # renamed into place by a flush meanwhile
+                            continue
                         yield BlobInfo(
                             str(Path(fan.name) / entry.name), stat.st_size, stat.st_mtime
                         )

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from swarmstore.blobs.base import BlobInfo, BlobStore
+from swarmstore.blobs.base import BlobCapabilities, BlobInfo, BlobStore
 from swarmstore.errors import BackendUnavailableError, InvalidRecordError
 
 _HEX = frozenset("0123456789abcdef")
@@ -116,6 +116,9 @@ class ObjectBlobStore(BlobStore):
     multipart_threshold / part_bytes: blobs at least this big go up in parts
     of this size, ``multipart_concurrency`` at a time.
     """
+
+    # uploads land on a pool: a put is seen by get and list after flush
+    capabilities = BlobCapabilities(ranged_reads=True, visible_before_flush=False, age_markers=True)
 
     def __init__(
         self,
@@ -293,8 +296,16 @@ class ObjectBlobStore(BlobStore):
         if length <= 0:
             return b""
         path = self._path(key)
-        with self._translated():
-            return bytes(obstore.get_range(self.store, path, start=start, length=length))
+        try:
+            with self._translated():
+                return bytes(obstore.get_range(self.store, path, start=start, length=length))
+        except BackendUnavailableError as exc:
+            if "416" not in str(exc.__cause__ or exc):
+                raise
+        # 416 Range Not Satisfiable: the range starts at or past the blob's end
+        if self._head(path) is None:
+            raise FileNotFoundError(f"no blob {key} in {self.url}")
+        return b""
 
     def exists(self, key: str) -> bool:
         with self._lock:
@@ -332,22 +343,28 @@ class ObjectBlobStore(BlobStore):
         self.delete(key)
         return int(head["size"])
 
-    def list(self) -> Iterator[BlobInfo]:
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         import obstore
 
+        if not _HEX.issuperset(prefix):
+            return
+        # object_store lists whole path segments: ask for the fan-out "dir", filter here
+        fan = prefix[:2] if len(prefix) >= 2 else None
         touched: dict[str, float] = {}
-        for batch in obstore.list(self.store, prefix=_TOUCH):
-            for meta in batch:
-                key = _key_of(meta["path"].removeprefix(f"{_TOUCH}/"))
-                if key is not None:
-                    touched[key] = meta["last_modified"].timestamp()
-        for batch in obstore.list(self.store):
-            for meta in batch:
-                key = _key_of(meta["path"])
-                if key is None:
-                    continue
-                mtime = max(meta["last_modified"].timestamp(), touched.get(key, 0.0))
-                yield BlobInfo(key, int(meta["size"]), mtime)
+        touch_prefix = f"{_TOUCH}/{fan}" if fan else _TOUCH
+        with self._translated():
+            for batch in obstore.list(self.store, prefix=touch_prefix):
+                for meta in batch:
+                    key = _key_of(meta["path"].removeprefix(f"{_TOUCH}/"))
+                    if key is not None and key.startswith(prefix):
+                        touched[key] = meta["last_modified"].timestamp()
+            for batch in obstore.list(self.store, prefix=fan):
+                for meta in batch:
+                    key = _key_of(meta["path"])
+                    if key is None or not key.startswith(prefix):
+                        continue
+                    mtime = max(meta["last_modified"].timestamp(), touched.get(key, 0.0))
+                    yield BlobInfo(key, int(meta["size"]), mtime)
 
     def delete_stale_touches(self, cutoff: float) -> int:
         """Drop touch markers older than ``cutoff`` (gc's grace has passed them)."""

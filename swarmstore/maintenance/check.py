@@ -20,23 +20,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text
-
-from swarmstore.blobs import BlobStore, LocalBlobStore
+from swarmstore.blobs import BlobStore
 from swarmstore.hashing import blob_key
+from swarmstore.maintenance import queries as mq
 from swarmstore.meta.blob_refs import blob_references, referenced_blob_keys
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.tables import ChunkRow, InlineFrameRow
+from swarmstore.meta.tables import ChunkRow
 from swarmstore.models import queries as q
-
-_PG_UNVALIDATED = (
-    "SELECT conrelid::regclass::text, conname FROM pg_constraint "
-    "WHERE NOT convalidated AND connamespace = current_schema()::regnamespace"
-)
-_PG_INVALID_INDEXES = (
-    "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-    "WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::regnamespace"
-)
 
 
 @dataclass
@@ -68,27 +58,22 @@ def check_store(meta: MetaStore, blobs: BlobStore) -> CheckReport:
     report = CheckReport()
     with meta.read() as session:
         if meta.is_sqlite:
-            result = session.execute(text("PRAGMA integrity_check")).scalars().all()
+            result = mq.sqlite_integrity(session)
             if result != ["ok"]:
                 report.problems.extend(f"sqlite integrity: {line}" for line in result)
-            for row in session.execute(text("PRAGMA foreign_key_check")):
-                report.problems.append(f"sqlite foreign key: {tuple(row)}")
+            for row in mq.sqlite_foreign_key_violations(session):
+                report.problems.append(f"sqlite foreign key: {row}")
         elif meta.is_postgres:  # PostgreSQL enforces keys itself; find what it does not vouch for
-            for table, name in session.execute(text(_PG_UNVALIDATED)):
+            for table, name in mq.postgres_unvalidated_constraints(session):
                 report.problems.append(f"postgres constraint {name} on {table} is not validated")
-            for (index,) in session.execute(text(_PG_INVALID_INDEXES)):
+            for index in mq.postgres_invalid_indexes(session):
                 report.problems.append(f"postgres index {index} is invalid (a failed build?)")
         locations = q.chunk_locations(session)
-        bases = session.execute(
-            select(ChunkRow.pk, ChunkRow.base_chunk_pk).where(ChunkRow.base_chunk_pk.is_not(None))
-        ).all()
-        known = set(session.scalars(select(ChunkRow.pk)))
+        bases = mq.delta_bases(session)
+        known = mq.chunk_pks(session)
         others = blob_references(session, skip=(ChunkRow.__tablename__,))
         inline = {  # key -> (length, content matches the key), streamed: never all frames at once
-            key: (len(frame), blob_key(frame) == key)
-            for key, frame in session.execute(
-                select(InlineFrameRow.key, InlineFrameRow.frame).execution_options(yield_per=500)
-            )
+            key: (len(frame), blob_key(frame) == key) for key, frame in mq.inline_frames(session)
         }
     for pk, base in bases:
         if base not in known:
@@ -155,10 +140,9 @@ def collect_garbage(meta: MetaStore, blobs: BlobStore, *, grace_seconds: float) 
             if freed:
                 report.deleted += 1
                 report.freed_bytes += freed
-    prune = getattr(blobs, "delete_stale_touches", None)
-    if prune is not None:  # object stores: age markers older than the grace protect nothing
-        report.temporaries_removed += prune(cutoff)
-    if isinstance(blobs, LocalBlobStore):
+    if blobs.capabilities.age_markers:  # age markers older than the grace protect nothing
+        report.temporaries_removed += blobs.delete_stale_touches(cutoff)
+    if blobs.capabilities.temporaries:
         for temp in list(blobs.list_temporaries()):
             if temp.mtime < cutoff:
                 blobs.delete_temporary(temp.key)

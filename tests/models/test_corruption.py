@@ -1,56 +1,74 @@
 """Damaged blobs and inline frames are detected on read (naming the tensor) and
-by check()."""
+by check(). Blobs are damaged through a ``FaultyBlobStore`` around the store's
+own blob store (bit flips and short writes as they are written, flips as they
+are read, deletes through the store API); inline frames by editing SQLite."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
 
-from swarmstore import CorruptDataError, SwarmDatabaseManager
+from swarmstore import CorruptDataError, StoreConfig, SwarmDatabaseManager
+from swarmstore.blobs import factory
+from swarmstore.blobs.base import BlobStore
+from swarmstore.blobs.faulty import BitFlip, Fault, FaultyBlobStore, ShortWrite
 from tests.conftest import model_record
 
 
-def _blob_of(store_path: Path, db: SwarmDatabaseManager, tensor: str) -> Path:
-    conn = sqlite3.connect(store_path / "meta.sqlite3")
-    key: str = conn.execute(
-        "SELECT c.blob_key FROM tensor_chunks c JOIN tensors t ON t.pk = c.tensor_pk "
-        "WHERE t.name = ?",
-        (tensor,),
-    ).fetchone()[0]
-    conn.close()
-    return store_path / "blobs" / key[:2] / key[2:]
+@dataclass
+class Faulty:
+    """Every blob store the stores of a test open, wrapped in one ``FaultyBlobStore``
+    each; ``faults`` is shared by all of them (so it holds across a reopen)."""
+
+    stores: list[FaultyBlobStore] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def last(self) -> FaultyBlobStore:
+        return self.stores[-1]
 
 
-def flip_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x10
-    path.chmod(0o644)
-    path.write_bytes(bytes(data))
+@pytest.fixture
+def faulty(monkeypatch: pytest.MonkeyPatch) -> Faulty:
+    """Stores opened in this test get their blob store through a ``FaultyBlobStore``."""
+    state = Faulty()
+    real = factory.open_blob_store
+
+    def wrapped(config: StoreConfig) -> BlobStore:
+        store = FaultyBlobStore(real(config), state.faults)
+        state.stores.append(store)
+        return store
+
+    monkeypatch.setattr(factory, "open_blob_store", wrapped)
+    return state
 
 
-def truncate(path: Path) -> None:
-    path.chmod(0o644)
-    path.write_bytes(path.read_bytes()[:-7])
+@pytest.fixture
+def db(faulty: Faulty, store_path: Path) -> SwarmDatabaseManager:
+    return SwarmDatabaseManager.open(store_path, durability="normal")
 
 
-def delete(path: Path) -> None:
-    path.unlink()
-
-
-@pytest.mark.parametrize(
-    "damage", [flip_byte, truncate, delete], ids=["flip", "truncate", "delete"]
-)
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
 def test_damaged_blob_is_reported_naming_the_tensor(
-    db: SwarmDatabaseManager, store_path: Path, damage: Callable[[Path], None]
+    faulty: Faulty, db: SwarmDatabaseManager, damage: str
 ) -> None:
-    # 128 KB of noise: a blob file (frames up to inline_frame_bytes stay in SQL)
+    # 128 KB of noise: a blob (frames up to inline_frame_bytes stay in SQL, so
+    # the write faults below hit encoder.weight's blobs only)
     weights = {"encoder.weight": torch.randn(256, 128), "head.weight": torch.randn(4, 64)}
+    if damage == "flip":
+        faulty.last.inject(BitFlip(on="write"))
+    elif damage == "truncate":
+        faulty.last.inject(ShortWrite(drop=7))
     db.store_neural_model("s", model_record("v1", weights))
-    damage(_blob_of(store_path, db, "encoder.weight"))
+    faulty.last.clear()
+    assert faulty.last.puts, "encoder.weight went to the blob store"
+    if damage == "delete":
+        for key in faulty.last.puts:
+            faulty.last.delete(key)
 
     with pytest.raises(CorruptDataError) as raised:
         db.get_neural_model("s", "model_001", "v1")
@@ -116,21 +134,22 @@ def test_check_is_clean_on_a_healthy_store(db: SwarmDatabaseManager) -> None:
     assert report.ok and report.chunks_checked == 1
 
 
-def test_damaged_delta_base_fails_the_child_too(tmp_path: Path) -> None:
+def test_damaged_delta_base_fails_the_child_too(faulty: Faulty, tmp_path: Path) -> None:
     with SwarmDatabaseManager.open(tmp_path, durability="normal") as db:
         base = torch.randn(256, 64)
         db.store_neural_model("s", model_record("v1", {"w": base}))
+        keyframes = list(faulty.last.puts)  # v1's only tensor: its keyframe
         child = db.store_neural_model(
             "s", model_record("v2", {"w": base + 1e-4}, parentVersion="v1")
         )
         if child.metadata.checkpoint_type != "incremental":
             pytest.skip("codec chose a full frame; no chain to break")
-        keyframe = _blob_of(tmp_path, db, "w")  # the first chunk row: v1's keyframe
-        flip_byte(keyframe)
+    (keyframe,) = keyframes
+    faulty.faults.append(BitFlip(on="read", keys={keyframe}))
     # A fresh process has no cached raw bytes of v1 and must decode the damaged base.
     with SwarmDatabaseManager.open(tmp_path, durability="normal") as db:
         with pytest.raises(CorruptDataError) as raised:
             db.get_neural_model("s", "model_001", "v2")
         assert raised.value.version == "v2"
         # the chain is restored in place and hashed once; the error still names the bad link
-        assert raised.value.blob == keyframe.parent.name + keyframe.name
+        assert raised.value.blob == keyframe
