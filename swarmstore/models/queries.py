@@ -318,13 +318,6 @@ def resolve_chunks(session: Session, pks: Iterable[int]) -> dict[int, ChunkEntry
     return found
 
 
-def referenced_blob_keys(session: Session) -> set[str]:
-    """Every blob any table names (chunks, dataset samples, ...): see ``meta.blob_refs``."""
-    from swarmstore.meta.blob_refs import referenced_blob_keys as every_reference
-
-    return every_reference(session)
-
-
 def chunk_locations(session: Session) -> list[tuple[str, str, str, str, int, str, str, int]]:
     """(swarm, model, version, tensor, chunk idx, blob key, raw hash, encoded length)
     of every chunk."""

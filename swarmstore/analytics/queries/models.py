@@ -82,7 +82,11 @@ def model_totals(session: Session, swarm_id: str | None, *, since: datetime) -> 
 
 
 def registry_entry(session: Session, model_pk: int) -> RegistryEntryRow | None:
-    """The model's registry entry, if it has one."""
+    """The model's registry entry, if it has one.
+
+    The same lookup as ``swarmstore.registry.queries.entry_of_model``, kept here
+    because analytics cannot import ``registry``: ``registry`` imports
+    ``experiments``, which imports ``analytics`` (an import circle)."""
     return session.scalar(select(RegistryEntryRow).where(RegistryEntryRow.model_pk == model_pk))
 
 

@@ -1,17 +1,20 @@
 """What can be queried and exported: one ``Target`` per table-shaped result.
 
-A target is a SELECT of labelled (camelCase) columns, the ``Catalog`` of
-fields its filters may name, its swarm column and default order. The labelled
-columns' SQL types decide the Arrow schema (``swarmstore.analytics.queries.schema``).
-Training targets (experiments, metrics, datasets) are added by
-``swarmstore.analytics.queries.training`` from the training tables.
+A target declares each of its fields once, as a ``Column``: the camelCase
+label, the SQL expression, and how filters may name it. The SELECT of labelled
+columns and the ``Catalog`` of fields its filters may name are both derived
+from that one list; the labelled columns' SQL types decide the Arrow schema
+(``swarmstore.analytics.queries.schema``). Training targets (experiments,
+metrics, datasets) are added by ``swarmstore.analytics.queries.training``
+from the training tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, select
 
@@ -24,13 +27,32 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Column:
+    """One field of a target: its label, its SQL expression and its roles."""
+
+    name: str
+    expr: Any
+    #: how ``where``/``order_by`` may name it: as a plain column, as a JSON
+    #: prefix (``name.<key>``), as the tags list, or not at all (``None``)
+    filter_as: Literal["column", "json", "tags"] | None = "column"
+    #: in the SELECT; ``False`` for a field only filters may name
+    selected: bool = True
+
+
+def _unchanged(stmt: AnySelect) -> AnySelect:
+    return stmt
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
-    build: Callable[[], AnySelect]
-    catalog: Catalog
-    swarm_column: Any
+    #: the fields, in SELECT order; the SELECT and the ``Catalog`` derive from them
+    columns: tuple[Column, ...]
     default_order: tuple[Any, ...]
-    json_columns: frozenset[str] = frozenset()
+    #: adds the joins and fixed conditions to the SELECT of the selected columns
+    source: Callable[[AnySelect], AnySelect] = _unchanged
+    #: short field -> canonical field (``accuracy`` -> ``metadata.accuracy``)
+    aliases: Mapping[str, str] = field(default_factory=dict)
     #: reshapes the fetched rows (e.g. restores NaN, flattens a JSON list)
     finish: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     #: fetched columns ``finish`` consumes; not exported
@@ -38,164 +60,114 @@ class Target:
     #: (name, arrow type name) of the rows ``finish`` makes, when it changes their shape
     row_schema: tuple[tuple[str, str], ...] | None = None
 
+    def build(self) -> AnySelect:
+        return self.source(select(*(c.expr.label(c.name) for c in self.columns if c.selected)))
 
-def _version_select() -> AnySelect:
-    return (
-        select(
-            ModelRow.swarm_id.label("swarmId"),
-            ModelRow.model_id.label("modelId"),
-            VersionRow.version.label("version"),
-            VersionRow.seq.label("seq"),
-            VersionRow.agent_id.label("agentId"),
-            VersionRow.model_name.label("modelName"),
-            VersionRow.architecture.label("architecture"),
-            VersionRow.meta["accuracy"].as_float().label("accuracy"),
-            VersionRow.meta["loss"].as_float().label("loss"),
-            VersionRow.hyperparameters.label("hyperparameters"),
-            VersionRow.meta.label("metadata"),
-            VersionRow.tags.label("tags"),
-            VersionRow.checkpoint_type.label("checkpointType"),
-            VersionRow.compression_type.label("compressionType"),
-            VersionRow.model_size.label("modelSize"),
-            VersionRow.stored_size.label("storedSize"),
-            VersionRow.tensor_count.label("tensorCount"),
-            VersionRow.created.label("created"),
+    @cached_property
+    def catalog(self) -> Catalog:
+        def of(role: str) -> dict[str, Any]:
+            return {c.name: c.expr for c in self.columns if c.filter_as == role}
+
+        tags = [c.expr for c in self.columns if c.filter_as == "tags"]
+        return Catalog(
+            columns=of("column"),
+            json=of("json"),
+            aliases=self.aliases,
+            tags=tags[0] if tags else None,
         )
-        .join(ModelRow, ModelRow.pk == VersionRow.model_pk)
-        .where(VersionRow.hidden.is_(False))
-    )
+
+    @property
+    def swarm_column(self) -> Any:
+        return next(c.expr for c in self.columns if c.name == "swarmId")
 
 
 MODEL_VERSIONS = Target(
     name="model_versions",
-    build=_version_select,
-    catalog=Catalog(
-        columns={
-            "swarmId": ModelRow.swarm_id,
-            "modelId": ModelRow.model_id,
-            "version": VersionRow.version,
-            "seq": VersionRow.seq,
-            "agentId": VersionRow.agent_id,
-            "modelName": VersionRow.model_name,
-            "architecture": VersionRow.architecture,
-            "checkpointType": VersionRow.checkpoint_type,
-            "compressionType": VersionRow.compression_type,
-            "modelSize": VersionRow.model_size,
-            "storedSize": VersionRow.stored_size,
-            "tensorCount": VersionRow.tensor_count,
-            "created": VersionRow.created,
-        },
-        json={"hyperparameters": VersionRow.hyperparameters, "metadata": VersionRow.meta},
-        aliases={"accuracy": "metadata.accuracy", "loss": "metadata.loss"},
-        tags=VersionRow.tags,
+    columns=(
+        Column("swarmId", ModelRow.swarm_id),
+        Column("modelId", ModelRow.model_id),
+        Column("version", VersionRow.version),
+        Column("seq", VersionRow.seq),
+        Column("agentId", VersionRow.agent_id),
+        Column("modelName", VersionRow.model_name),
+        Column("architecture", VersionRow.architecture),
+        Column("accuracy", VersionRow.meta["accuracy"].as_float(), filter_as=None),
+        Column("loss", VersionRow.meta["loss"].as_float(), filter_as=None),
+        Column("hyperparameters", VersionRow.hyperparameters, filter_as="json"),
+        Column("metadata", VersionRow.meta, filter_as="json"),
+        Column("tags", VersionRow.tags, filter_as="tags"),
+        Column("checkpointType", VersionRow.checkpoint_type),
+        Column("compressionType", VersionRow.compression_type),
+        Column("modelSize", VersionRow.model_size),
+        Column("storedSize", VersionRow.stored_size),
+        Column("tensorCount", VersionRow.tensor_count),
+        Column("created", VersionRow.created),
     ),
-    swarm_column=ModelRow.swarm_id,
+    source=lambda s: s.join(ModelRow, ModelRow.pk == VersionRow.model_pk).where(
+        VersionRow.hidden.is_(False)
+    ),
+    # the summary scores filter through their JSON path
+    aliases={"accuracy": "metadata.accuracy", "loss": "metadata.loss"},
     default_order=(ModelRow.swarm_id, ModelRow.model_id, VersionRow.seq),
-    json_columns=frozenset({"hyperparameters", "metadata", "tags"}),
 )
 
 DEPLOYMENTS = Target(
     name="deployments",
-    build=lambda: select(
-        DeploymentRow.swarm_id.label("swarmId"),
-        DeploymentRow.deployment_id.label("deploymentId"),
-        ModelRow.model_id.label("modelId"),
-        DeploymentRow.version.label("version"),
-        DeploymentRow.environment.label("environment"),
-        DeploymentRow.status.label("status"),
-        DeploymentRow.replaces.label("replaces"),
-        DeploymentRow.deployed_by.label("deployedBy"),
-        DeploymentRow.config.label("config"),
-        DeploymentRow.monitoring.label("monitoring"),
-        DeploymentRow.created.label("created"),
-        DeploymentRow.updated.label("updated"),
-    ).join(ModelRow, ModelRow.pk == DeploymentRow.model_pk),
-    catalog=Catalog(
-        columns={
-            "swarmId": DeploymentRow.swarm_id,
-            "deploymentId": DeploymentRow.deployment_id,
-            "modelId": ModelRow.model_id,
-            "version": DeploymentRow.version,
-            "environment": DeploymentRow.environment,
-            "status": DeploymentRow.status,
-            "created": DeploymentRow.created,
-            "updated": DeploymentRow.updated,
-        },
-        json={"config": DeploymentRow.config, "monitoring": DeploymentRow.monitoring},
+    columns=(
+        Column("swarmId", DeploymentRow.swarm_id),
+        Column("deploymentId", DeploymentRow.deployment_id),
+        Column("modelId", ModelRow.model_id),
+        Column("version", DeploymentRow.version),
+        Column("environment", DeploymentRow.environment),
+        Column("status", DeploymentRow.status),
+        Column("replaces", DeploymentRow.replaces, filter_as=None),
+        Column("deployedBy", DeploymentRow.deployed_by, filter_as=None),
+        Column("config", DeploymentRow.config, filter_as="json"),
+        Column("monitoring", DeploymentRow.monitoring, filter_as="json"),
+        Column("created", DeploymentRow.created),
+        Column("updated", DeploymentRow.updated),
     ),
-    swarm_column=DeploymentRow.swarm_id,
+    source=lambda s: s.join(ModelRow, ModelRow.pk == DeploymentRow.model_pk),
     default_order=(DeploymentRow.pk,),
-    json_columns=frozenset({"config", "monitoring"}),
 )
 
 REGISTRY = Target(
     name="registry",
-    build=lambda: select(
-        RegistryEntryRow.swarm_id.label("swarmId"),
-        RegistryEntryRow.registry_id.label("registryId"),
-        ModelRow.model_id.label("modelId"),
-        RegistryEntryRow.name.label("name"),
-        RegistryEntryRow.category.label("category"),
-        RegistryEntryRow.use_case.label("useCase"),
-        RegistryEntryRow.stage.label("stage"),
-        RegistryEntryRow.owner.label("owner"),
-        RegistryEntryRow.risk_level.label("riskLevel"),
-        RegistryEntryRow.record.label("record"),
-        RegistryEntryRow.created.label("created"),
-        RegistryEntryRow.updated.label("updated"),
-    ).join(ModelRow, ModelRow.pk == RegistryEntryRow.model_pk),
-    catalog=Catalog(
-        columns={
-            "swarmId": RegistryEntryRow.swarm_id,
-            "registryId": RegistryEntryRow.registry_id,
-            "modelId": ModelRow.model_id,
-            "name": RegistryEntryRow.name,
-            "category": RegistryEntryRow.category,
-            "useCase": RegistryEntryRow.use_case,
-            "stage": RegistryEntryRow.stage,
-            "owner": RegistryEntryRow.owner,
-            "riskLevel": RegistryEntryRow.risk_level,
-            "updated": RegistryEntryRow.updated,
-        },
-        json={"record": RegistryEntryRow.record},
+    columns=(
+        Column("swarmId", RegistryEntryRow.swarm_id),
+        Column("registryId", RegistryEntryRow.registry_id),
+        Column("modelId", ModelRow.model_id),
+        Column("name", RegistryEntryRow.name),
+        Column("category", RegistryEntryRow.category),
+        Column("useCase", RegistryEntryRow.use_case),
+        Column("stage", RegistryEntryRow.stage),
+        Column("owner", RegistryEntryRow.owner),
+        Column("riskLevel", RegistryEntryRow.risk_level),
+        Column("record", RegistryEntryRow.record, filter_as="json"),
+        Column("created", RegistryEntryRow.created, filter_as=None),
+        Column("updated", RegistryEntryRow.updated),
     ),
-    swarm_column=RegistryEntryRow.swarm_id,
+    source=lambda s: s.join(ModelRow, ModelRow.pk == RegistryEntryRow.model_pk),
     default_order=(RegistryEntryRow.pk,),
-    json_columns=frozenset({"record"}),
 )
 
 AUDIT = Target(
     name="audit",
-    build=lambda: select(
-        AuditRow.seq.label("seq"),
-        AuditRow.swarm_id.label("swarmId"),
-        AuditRow.model_id.label("modelId"),
-        AuditRow.registry_id.label("registryId"),
-        AuditRow.version.label("version"),
-        AuditRow.action.label("action"),
-        AuditRow.who.label("who"),
-        AuditRow.at.label("when"),
-        AuditRow.from_value.label("from"),
-        AuditRow.to_value.label("to"),
-        AuditRow.why.label("why"),
-        AuditRow.details.label("details"),
+    columns=(
+        Column("seq", AuditRow.seq),
+        Column("swarmId", AuditRow.swarm_id),
+        Column("modelId", AuditRow.model_id),
+        Column("registryId", AuditRow.registry_id),
+        Column("version", AuditRow.version),
+        Column("action", AuditRow.action),
+        Column("who", AuditRow.who),
+        Column("when", AuditRow.at),
+        Column("from", AuditRow.from_value, filter_as=None),
+        Column("to", AuditRow.to_value, filter_as=None),
+        Column("why", AuditRow.why, filter_as=None),
+        Column("details", AuditRow.details, filter_as="json"),
     ),
-    catalog=Catalog(
-        columns={
-            "seq": AuditRow.seq,
-            "swarmId": AuditRow.swarm_id,
-            "modelId": AuditRow.model_id,
-            "registryId": AuditRow.registry_id,
-            "version": AuditRow.version,
-            "action": AuditRow.action,
-            "who": AuditRow.who,
-            "when": AuditRow.at,
-        },
-        json={"details": AuditRow.details},
-    ),
-    swarm_column=AuditRow.swarm_id,
     default_order=(AuditRow.seq,),
-    json_columns=frozenset({"details"}),
 )
 
 CORE_TARGETS: dict[str, Target] = {

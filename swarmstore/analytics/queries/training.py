@@ -12,14 +12,14 @@ flag: SQLite stores NaN as NULL).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from swarmstore.analytics.queries.filters import Catalog
-from swarmstore.analytics.queries.targets import Target
+from swarmstore.analytics.queries.targets import Column, Target
 from swarmstore.meta.tables import ModelRow, VersionRow
 from swarmstore.meta.tables_training import (
     NAN,
@@ -35,76 +35,42 @@ _NON_FINITE = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
 _FINAL_KEYS = ("accuracy", "precision", "recall", "f1Score", "auc")
 
 
-def _experiment_select() -> Any:
-    e = ExperimentRow
-    return select(
-        e.swarm_id.label("swarmId"),
-        e.experiment_id.label("experimentId"),
-        e.name.label("name"),
-        e.model_id.label("modelId"),
-        e.agent_id.label("agentId"),
-        e.dataset_id.label("datasetId"),
-        e.status.label("status"),
-        e.epochs.label("epochs"),
-        e.final_accuracy.label("finalAccuracy"),
-        e.final_loss.label("finalLoss"),
-        e.best_validation_loss.label("bestValidationLoss"),
-        e.best_epoch.label("bestEpoch"),
-        e.converged.label("converged"),
-        e.overfitting_risk.label("overfittingRisk"),
-        e.duration.label("duration"),
-        e.started.label("startedAt"),
-        e.ended.label("completedAt"),
-        e.hyperparameters.label("hyperparameters"),
-        e.final_metrics.label("finalMetrics"),
-        e.convergence.label("convergenceAnalysis"),
-        e.resource_usage.label("resourceUsage"),
-        e.tags.label("tags"),
-    )
-
-
 _E = ExperimentRow
 EXPERIMENTS = Target(
     name="experiments",
-    build=_experiment_select,
-    catalog=Catalog(
-        columns={
-            "swarmId": _E.swarm_id,
-            "experimentId": _E.experiment_id,
-            "name": _E.name,
-            "modelId": _E.model_id,
-            "agentId": _E.agent_id,
-            "datasetId": _E.dataset_id,
-            "status": _E.status,
-            "epochs": _E.epochs,
-            "finalAccuracy": _E.final_accuracy,
-            "finalLoss": _E.final_loss,
-            "bestValidationLoss": _E.best_validation_loss,
-            "bestEpoch": _E.best_epoch,
-            "converged": _E.converged,
-            "overfittingRisk": _E.overfitting_risk,
-            "duration": _E.duration,
-            "startedAt": _E.started,
-            "completedAt": _E.ended,
-        },
-        json={
-            "hyperparameters": _E.hyperparameters,
-            "finalMetrics": _E.final_metrics,
-            "convergenceAnalysis": _E.convergence,
-            "resourceUsage": _E.resource_usage,
-        },
-        aliases={
-            "accuracy": "finalAccuracy",
-            "finalMetrics.accuracy": "finalAccuracy",
-            "loss": "finalLoss",
-            "convergenceAnalysis.converged": "converged",
-            "convergenceAnalysis.overfittingRisk": "overfittingRisk",
-            "convergenceAnalysis.bestEpoch": "bestEpoch",
-            "started": "startedAt",
-        },
-        tags=_E.tags,
+    columns=(
+        Column("swarmId", _E.swarm_id),
+        Column("experimentId", _E.experiment_id),
+        Column("name", _E.name),
+        Column("modelId", _E.model_id),
+        Column("agentId", _E.agent_id),
+        Column("datasetId", _E.dataset_id),
+        Column("status", _E.status),
+        Column("epochs", _E.epochs),
+        Column("finalAccuracy", _E.final_accuracy),
+        Column("finalLoss", _E.final_loss),
+        Column("bestValidationLoss", _E.best_validation_loss),
+        Column("bestEpoch", _E.best_epoch),
+        Column("converged", _E.converged),
+        Column("overfittingRisk", _E.overfitting_risk),
+        Column("duration", _E.duration),
+        Column("startedAt", _E.started),
+        Column("completedAt", _E.ended),
+        Column("hyperparameters", _E.hyperparameters, filter_as="json"),
+        Column("finalMetrics", _E.final_metrics, filter_as="json"),
+        Column("convergenceAnalysis", _E.convergence, filter_as="json"),
+        Column("resourceUsage", _E.resource_usage, filter_as="json"),
+        Column("tags", _E.tags, filter_as="tags"),
     ),
-    swarm_column=_E.swarm_id,
+    aliases={
+        "accuracy": "finalAccuracy",
+        "finalMetrics.accuracy": "finalAccuracy",
+        "loss": "finalLoss",
+        "convergenceAnalysis.converged": "converged",
+        "convergenceAnalysis.overfittingRisk": "overfittingRisk",
+        "convergenceAnalysis.bestEpoch": "bestEpoch",
+        "started": "startedAt",
+    },
     default_order=(_E.pk,),
 )
 
@@ -121,32 +87,22 @@ def _metric_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 METRICS = Target(
     name="metrics",
-    build=lambda: select(
-        _E.swarm_id.label("swarmId"),
-        _E.experiment_id.label("experimentId"),
-        _P.key.label("key"),
-        _P.step.label("step"),
-        _P.epoch.label("epoch"),
-        _P.value.label("value"),
-        _P.wall_time.label("wallTime"),
-        _P.non_finite.label("nonFinite"),
-    ).join(_E, _E.pk == _P.experiment_pk),
-    catalog=Catalog(
-        columns={
-            "swarmId": _E.swarm_id,
-            "experimentId": _E.experiment_id,
-            "modelId": _E.model_id,
-            "status": _E.status,
-            "key": _P.key,
-            "step": _P.step,
-            "epoch": _P.epoch,
-            "value": _P.value,
-            "wallTime": _P.wall_time,
-        },
-        json={"hyperparameters": _E.hyperparameters},
-        tags=_E.tags,
+    columns=(
+        Column("swarmId", _E.swarm_id),
+        Column("experimentId", _E.experiment_id),
+        # the experiment's fields a filter may name without selecting them
+        Column("modelId", _E.model_id, selected=False),
+        Column("status", _E.status, selected=False),
+        Column("key", _P.key),
+        Column("step", _P.step),
+        Column("epoch", _P.epoch),
+        Column("value", _P.value),
+        Column("wallTime", _P.wall_time),
+        Column("nonFinite", _P.non_finite, filter_as=None),
+        Column("hyperparameters", _E.hyperparameters, filter_as="json", selected=False),
+        Column("tags", _E.tags, filter_as="tags", selected=False),
     ),
-    swarm_column=_E.swarm_id,
+    source=lambda s: s.join(_E, _E.pk == _P.experiment_pk),
     default_order=(_P.experiment_pk, _P.key, _P.step),
     finish=_metric_rows,
     hidden_columns=frozenset({"nonFinite"}),
@@ -155,38 +111,24 @@ METRICS = Target(
 _D = DatasetRow
 DATASETS = Target(
     name="datasets",
-    build=lambda: select(
-        _D.swarm_id.label("swarmId"),
-        _D.dataset_id.label("datasetId"),
-        _D.version.label("version"),
-        _D.seq.label("seq"),
-        _D.parent_version.label("parentVersion"),
-        _D.name.label("name"),
-        _D.description.label("description"),
-        _D.data_type.label("dataType"),
-        _D.format.label("format"),
-        _D.quality.label("qualityScore"),
-        _D.total_samples.label("totalSamples"),
-        _D.samples_length.label("samplesBytes"),
-        _D.statistics.label("statistics"),
-        _D.created.label("created"),
+    columns=(
+        Column("swarmId", _D.swarm_id),
+        Column("datasetId", _D.dataset_id),
+        Column("version", _D.version),
+        Column("seq", _D.seq, filter_as=None),
+        Column("parentVersion", _D.parent_version, filter_as=None),
+        Column("name", _D.name),
+        Column("description", _D.description, filter_as=None),
+        Column("dataType", _D.data_type),
+        Column("format", _D.format),
+        Column("qualityScore", _D.quality),
+        Column("totalSamples", _D.total_samples),
+        Column("samplesBytes", _D.samples_length, filter_as=None),
+        Column("statistics", _D.statistics, filter_as="json"),
+        Column("record", _D.record, filter_as="json", selected=False),
+        Column("created", _D.created),
     ),
-    catalog=Catalog(
-        columns={
-            "swarmId": _D.swarm_id,
-            "datasetId": _D.dataset_id,
-            "version": _D.version,
-            "name": _D.name,
-            "dataType": _D.data_type,
-            "format": _D.format,
-            "qualityScore": _D.quality,
-            "totalSamples": _D.total_samples,
-            "created": _D.created,
-        },
-        json={"statistics": _D.statistics, "record": _D.record},
-        aliases={"quality": "qualityScore"},
-    ),
-    swarm_column=_D.swarm_id,
+    aliases={"quality": "qualityScore"},
     default_order=(_D.swarm_id, _D.dataset_id, _D.seq),
 )
 
@@ -216,15 +158,15 @@ def _float(value: Any) -> float | None:
     return float(value)  # "NaN"/"Infinity" strings (strict JSON) parse too
 
 
+#: filters name an experiment's fields; the rows select only its ids and history
+_HISTORY_IDS = ("swarmId", "experimentId")
 TRAINING_HISTORY = Target(
     name="training_history",
-    build=lambda: select(
-        _E.swarm_id.label("swarmId"),
-        _E.experiment_id.label("experimentId"),
-        _E.history.label("history"),
+    columns=(
+        *(replace(c, selected=c.name in _HISTORY_IDS) for c in EXPERIMENTS.columns),
+        Column("history", _E.history, filter_as=None),
     ),
-    catalog=EXPERIMENTS.catalog,
-    swarm_column=_E.swarm_id,
+    aliases=EXPERIMENTS.aliases,
     default_order=(_E.pk,),
     finish=_history_rows,
     row_schema=(
