@@ -36,7 +36,8 @@ _MATCHES = 0.05  # least share of the probe a prediction must hit exactly
 # elements one decay predicts sit within MAX_STEPS of each other, and a step
 # count's factor within ~1 of the root through their median: a peak wider than
 # that, or a slack that grows with m, only adds candidates (a large m, as Adam's
-# exp_avg_sq decaying by beta2 gives, once made ~300,000 of them: 0.3 s a chunk).
+# exp_avg_sq decaying by beta2 gives, once made ~300,000 of them, a stall on every
+# chunk: benchmarks/results/training_overhead.md).
 _PEAK = 64.0
 _SLACK = (0.6, 0.005, 1.1)  # per step count: min(a + b * center, c) around the root
 

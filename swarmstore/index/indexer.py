@@ -15,7 +15,7 @@ Protocol (restic-style: the indexes are caches that ``check`` can prove and
   pending; since a writer commits before it tries the lock, its rows are
   always seen by the last holder to release, so no row is stranded.
 - Kuzu holds an exclusive file lock while a ``Database`` is open (and opening
-  plus closing one costs ~100 ms), so a process keeps the graph open while it
+  plus closing one is costly), so a process keeps the graph open while it
   is busy and closes it after ``graph_idle_seconds`` without use. Meanwhile
   other processes cannot open it: they apply their rows to the vectors, leave
   the graph's rows pending and answer lineage from SQL. Closing the graph is a

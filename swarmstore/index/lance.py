@@ -342,9 +342,9 @@ class VectorIndex:
         Why IVF_SQ (8-bit scalar quantisation) rather than IVF_PQ: measured on
         clustered 384-d vectors (benchmarks/indexes.py), PQ with 24 sub-vectors
         reached recall@10 0.51-0.92 (100k rows), 96 sub-vectors 0.98 but took
-        117 s to build; SQ gives 0.99 at 1M rows, builds in 16 s and answers
-        in ~16 ms. Without the bitmap, the ``swarm_id`` prefilter of every
-        search scans the whole column (~45 ms at 1M rows). Called by
+        far longer to build; SQ gives 0.99 at 1M rows, builds quickly and answers
+        fast (benchmarks/results/indexes.md). Without the bitmap, the ``swarm_id``
+        prefilter of every search scans the whole column. Called by
         ``maintain`` past ``ann_min_rows``; rows added later are searched
         exactly until ``compact`` folds them in.
         """

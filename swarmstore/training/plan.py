@@ -32,10 +32,10 @@ except ImportError:  # built without a C compiler: every copy goes through torch
     copy_regions = None
 
 _SCALARS = frozenset({int, float, bool, str, type(None)})
-# A stream copy up to this size keeps the GIL (~6 ms at most): giving it up lets a
+# A stream copy up to this size keeps the GIL (it is short): giving it up lets a
 # thread running Python (the save worker, the index worker) take it, and taking it
-# back can cost up to the 5 ms switch interval, more than the copy. Larger copies
-# let other threads run.
+# back can cost up to the switch interval (``sys.getswitchinterval()``), more than
+# the copy. Larger copies let other threads run (benchmarks/results/training_overhead.md).
 HOLD_GIL_MAX_BYTES = 64 << 20
 _Signature = tuple[int, torch.Size, tuple[int, ...], torch.dtype, torch.device]
 
@@ -67,10 +67,11 @@ def buffer_for(buffers: dict[str, torch.Tensor], slot: str, tensor: torch.Tensor
 class _Unchanged:
     """Whether tensors still have the address, shape, strides, dtype and device they had.
 
-    Reading five attributes of 50 tensors in Python costs ~50 us (3x that with
-    the caches cold after a training step). torch's own guard for compiled
+    Reading five attributes of every tensor in Python is slow, the more so with
+    the caches cold after a training step. torch's own guard for compiled
     graphs checks dtype, device, sizes and strides (and requires_grad, which
-    only makes a plan rebuild) in C++ (~10 us); the addresses are compared
+    only makes a plan rebuild) in C++, several times faster
+    (benchmarks/results/training_overhead.md); the addresses are compared
     here. Where that private class is missing or refuses the tensors, every
     attribute is compared in Python.
     """

@@ -8,8 +8,8 @@ weights) stay shared in the copy, so the store still records the alias.
 
 A background snapshot makes as few torch calls as it can: every torch call
 lets go of the GIL, and while the save worker runs Python (SQL, the codec's
-orchestration) taking it back can cost up to ``sys.getswitchinterval()``
-(5 ms). So the state_dict is read with ``keep_vars`` (no ``detach`` per
+orchestration) taking it back can cost up to ``sys.getswitchinterval()``.
+So the state_dict is read with ``keep_vars`` (no ``detach`` per
 tensor) and all tensors are copied by one ``torch._foreach_copy_``.
 """
 
