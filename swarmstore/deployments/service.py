@@ -52,6 +52,13 @@ from swarmstore.registry import queries as rq
 TOPIC = "deployment.upserted"
 
 
+def deployment_index(
+    swarm_id: str, deployment_id: str, event: dict[str, Any], status: str
+) -> IndexUpdate:
+    """The outbox row of a deployment's event: the event and the deployment's status."""
+    return IndexUpdate(TOPIC, f"{swarm_id}/{deployment_id}", {**event, "status": status})
+
+
 def parse_deployment(deployment: ModelDeployment | Mapping[str, Any]) -> ModelDeployment:
     return parse_record(ModelDeployment, deployment, what="a deployment", error=InvalidFieldError)
 
@@ -228,7 +235,7 @@ class DeploymentService:
             MODEL_DEPLOYED,
             event,
             swarm_id=swarm_id,
-            index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}", {**event, "status": "active"}),
+            index=deployment_index(swarm_id, rec.id, event, "active"),
         )
         return self._record(session, row)
 
@@ -276,9 +283,7 @@ class DeploymentService:
             DEPLOYMENT_STATUS_CHANGED,
             event,
             swarm_id=row.swarm_id,
-            index=IndexUpdate(
-                TOPIC, f"{row.swarm_id}/{row.deployment_id}", {**event, "status": status}
-            ),
+            index=deployment_index(row.swarm_id, row.deployment_id, event, status),
         )
 
     def set_status(

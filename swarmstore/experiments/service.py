@@ -87,13 +87,7 @@ class ExperimentService:
             datasets = rf.resolve_datasets(session, swarm_id, dataset_refs)
             checkpoints = rf.resolve_checkpoints(session, swarm_id, rec.model_id, rec.checkpoints)
             row = q.find_experiment(session, swarm_id, rec.id)
-            values = rows.row_values(rec, dataset_refs[0] if dataset_refs else "")
-            if row is None:
-                row = ExperimentRow(swarm_id=swarm_id, experiment_id=rec.id, created=now)
-                session.add(row)
-            rows.apply(row, values, now)
-            session.flush()
-            self._replace_links(session, row.pk, datasets, checkpoints)
+            row = self._put_row(session, swarm_id, row, rec, datasets, checkpoints, now)
             self._lineage(session, swarm_id, rec.id, row, datasets, checkpoints, now)
             self._publish(uow, TRAINING_EXPERIMENT_STORED, swarm_id, row)
         return rec.model_copy(
@@ -166,13 +160,8 @@ class ExperimentService:
             if row is not None and not resume:
                 raise ExperimentExistsError(swarm_id, experiment_id)
             datasets_found = rf.resolve_datasets(session, swarm_id, dataset_refs)
-            checkpoints: list[rf.CheckpointRef] = []
             if row is None:
-                row = ExperimentRow(swarm_id=swarm_id, experiment_id=experiment_id, created=now)
-                session.add(row)
-                rows.apply(row, rows.row_values(rec, dataset_refs[0] if dataset_refs else ""), now)
-                session.flush()
-                self._replace_links(session, row.pk, datasets_found, [])
+                row = self._put_row(session, swarm_id, None, rec, datasets_found, [], now)
             else:  # resume: keep history, checkpoints and points; running again
                 row.status, row.ended, row.updated = "running", None, now
                 existing = set(q.linked_dataset_pks(session, row.pk))
@@ -181,7 +170,7 @@ class ExperimentService:
                     row.pk,
                     [(d.dataset_pk, d.ref) for d in datasets_found if d.dataset_pk not in existing],
                 )
-            self._lineage(session, swarm_id, experiment_id, row, datasets_found, checkpoints, now)
+            self._lineage(session, swarm_id, experiment_id, row, datasets_found, [], now)
             self._publish(uow, EXPERIMENT_STARTED, swarm_id, row)
             pk, stored = row.pk, rows.to_record(row, [], [])
             checkpoint_count = q.checkpoint_count(session, row.pk)
@@ -225,9 +214,7 @@ class ExperimentService:
                 return None
             q.add_checkpoint_link(session, pk, found.version_pk, position, ref)
             self._lineage(session, swarm_id, row.experiment_id, row, [], [found], uow.now)
-            uow.reindex(
-                IndexUpdate(TOPIC, f"{swarm_id}/{row.experiment_id}", self._payload(row, swarm_id))
-            )
+            uow.reindex(self._index(row, swarm_id))
         return ref
 
     def finish(
@@ -254,6 +241,27 @@ class ExperimentService:
             validate_id("model id", rec.model_id)
         if rec.agent_id:
             validate_id("agent_id", rec.agent_id)
+
+    def _put_row(
+        self,
+        session: Session,
+        swarm_id: str,
+        row: ExperimentRow | None,
+        rec: TrainingExperiment,
+        datasets: list[rf.DatasetRef],
+        checkpoints: list[rf.CheckpointRef],
+        now: datetime,
+    ) -> ExperimentRow:
+        """Insert the experiment's row (``row`` None) or overwrite it from ``rec``,
+        then replace its dataset and checkpoint links."""
+        if row is None:
+            row = ExperimentRow(swarm_id=swarm_id, experiment_id=rec.id, created=now)
+            session.add(row)
+        refs = _dataset_refs(rec)
+        rows.apply(row, rows.row_values(rec, refs[0] if refs else ""), now)
+        session.flush()
+        self._replace_links(session, row.pk, datasets, checkpoints)
+        return row
 
     @staticmethod
     def _replace_links(
@@ -303,6 +311,11 @@ class ExperimentService:
             "status": row.status,
         }
 
+    @classmethod
+    def _index(cls, row: ExperimentRow, swarm_id: str) -> IndexUpdate:
+        """The outbox row that has the indexes re-read the experiment."""
+        return IndexUpdate(TOPIC, f"{swarm_id}/{row.experiment_id}", cls._payload(row, swarm_id))
+
     def _publish(
         self,
         uow: UnitOfWork,
@@ -313,5 +326,5 @@ class ExperimentService:
         outbox: bool = True,
     ) -> None:
         """``name`` with the row's payload; ``outbox`` adds the row the indexes apply."""
-        index = IndexUpdate(TOPIC, f"{swarm_id}/{row.experiment_id}") if outbox else None
+        index = self._index(row, swarm_id) if outbox else None
         uow.publish(name, self._payload(row, swarm_id), swarm_id=swarm_id, index=index)

@@ -15,12 +15,11 @@ from swarmstore.errors import AliasNotFoundError
 from swarmstore.events import MODEL_ALIAS_SET, EventBus
 from swarmstore.ids import validate_id
 from swarmstore.meta.engine import MetaStore
-from swarmstore.meta.unit import IndexUpdate
 from swarmstore.models import queries as q
 from swarmstore.records.registry import AuditEntry
 from swarmstore.registry import common as c
 from swarmstore.registry import queries as rq
-from swarmstore.registry.service import TOPIC
+from swarmstore.registry.service import entry_index
 
 
 class AliasService:
@@ -77,7 +76,7 @@ class AliasService:
                 MODEL_ALIAS_SET,
                 event,
                 swarm_id=swarm_id,
-                index=IndexUpdate(TOPIC, f"{swarm_id}/{entry.registry_id}"),
+                index=entry_index(swarm_id, entry.registry_id),
             )
         return event
 

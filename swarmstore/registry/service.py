@@ -35,7 +35,7 @@ from swarmstore.experiments.refs import resolve_datasets
 from swarmstore.ids import validate_id
 from swarmstore.meta.engine import MetaStore
 from swarmstore.meta.tables_registry import RegistryEntryRow
-from swarmstore.meta.unit import IndexUpdate
+from swarmstore.meta.unit import IndexUpdate, Session
 from swarmstore.models import queries as q
 from swarmstore.records.base import parse_record
 from swarmstore.records.dataset import InvalidFieldError
@@ -51,6 +51,11 @@ from swarmstore.registry import queries as rq
 from swarmstore.registry.refs import check_parent_models, resolve_refs
 
 TOPIC = "registry_entry.upserted"
+
+
+def entry_index(swarm_id: str, registry_id: str) -> IndexUpdate:
+    """The outbox row that has the indexes re-read a registry entry."""
+    return IndexUpdate(TOPIC, f"{swarm_id}/{registry_id}")
 
 
 def parse_entry(entry: ModelRegistryEntry | Mapping[str, Any]) -> ModelRegistryEntry:
@@ -141,7 +146,7 @@ class RegistryService:
                 MODEL_REGISTERED,
                 event,
                 swarm_id=swarm_id,
-                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+                index=entry_index(swarm_id, rec.id),
             )
         return stored
 
@@ -249,11 +254,7 @@ class RegistryService:
         validate_id("actor", actor)
         with self.meta.unit_of_work(self.events) as uow:
             session, now = uow.session, uow.now
-            model = q.require_model(session, swarm_id, model_id)
-            q.require_version(session, model, version)
-            row = rq.require_entry(session, model)
-            rec = c.entry_record(row)
-            current = self._version_stage(rec, version)
+            row, rec, current = self._listed_version(session, swarm_id, model_id, version)
             view = rec.model_copy(
                 update={"deployment": rec.deployment.model_copy(update={"status": current})}
             )
@@ -305,19 +306,26 @@ class RegistryService:
                 MODEL_STAGE_CHANGED,
                 event,
                 swarm_id=swarm_id,
-                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+                index=entry_index(swarm_id, rec.id),
             )
         return audit.model_copy(update={"model_id": model_id, "swarm_id": swarm_id})
 
     @staticmethod
-    def _version_stage(rec: ModelRegistryEntry, version: str) -> str:
+    def _listed_version(
+        session: Session, swarm_id: str, model_id: str, version: str
+    ) -> tuple[RegistryEntryRow, ModelRegistryEntry, str]:
+        """The entry governing a stored version that it lists, and the version's stage."""
+        model = q.require_model(session, swarm_id, model_id)
+        q.require_version(session, model, version)
+        row = rq.require_entry(session, model)
+        rec = c.entry_record(row)
         if version not in rec.model_versions:
             raise InvalidFieldError(
                 f"version {version!r} is not listed in registry entry {rec.id!r}; "
                 "register it first",
                 field="version",
             )
-        return rec.deployment.version_stages.get(version, "registered")
+        return row, rec, rec.deployment.version_stages.get(version, "registered")
 
     def approve(
         self,
@@ -343,11 +351,7 @@ class RegistryService:
             )
         with self.meta.unit_of_work(self.events) as uow:
             session, now = uow.session, uow.now
-            model = q.require_model(session, swarm_id, model_id)
-            q.require_version(session, model, version)
-            row = rq.require_entry(session, model)
-            rec = c.entry_record(row)
-            self._version_stage(rec, version)
+            row, rec, _stage = self._listed_version(session, swarm_id, model_id, version)
             target = self._approval_stage(rec, stage, environment)
             approvers = rec.governance.approvers
             if approvers and approver not in approvers:
@@ -390,7 +394,7 @@ class RegistryService:
                 MODEL_APPROVED,
                 event,
                 swarm_id=swarm_id,
-                index=IndexUpdate(TOPIC, f"{swarm_id}/{rec.id}"),
+                index=entry_index(swarm_id, rec.id),
             )
         return event
 
