@@ -1,7 +1,8 @@
 """Damaged blobs and inline frames are detected on read (naming the tensor) and
 by check(). Blobs are damaged through a ``FaultyBlobStore`` around the store's
 own blob store (bit flips and short writes as they are written, flips as they
-are read, deletes through the store API); inline frames by editing SQLite."""
+are read, deletes through the store API), so those tests run on every backend;
+inline frames by editing SQLite, so that test is embedded only."""
 
 from __future__ import annotations
 
@@ -110,6 +111,7 @@ def _damage_inline(store_path: Path, tensor: str, how: str) -> None:
         conn.close()
 
 
+@pytest.mark.embedded_only  # edits meta.sqlite3 by hand
 @pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
 def test_damaged_inline_frame_is_reported_naming_the_tensor(
     db: SwarmDatabaseManager, store_path: Path, how: str

@@ -30,7 +30,6 @@ _started: list[Any] = []
 # directory); under --backend=postgres-s3 they are skipped, the rest run.
 # New tests of this kind should carry @pytest.mark.embedded_only instead.
 EMBEDDED_LAYOUT_TESTS = {
-    "tests/models/test_corruption.py": "damages blob files and SQLite rows on disk",
     "tests/models/test_roundtrip.py::test_identical_tensors_are_stored_once_across_models_"
     "and_swarms": "counts files under <store>/blobs",
     "tests/models/test_safetensors_gc.py::test_gc_removes_only_old_unreferenced_blobs": (
