@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -26,9 +26,7 @@ from swarmstore.training.options import IntegrationOptions
 from swarmstore.training.resume import ResumeState, load_resume_state
 
 if TYPE_CHECKING:
-    from swarmstore.experiments.run import ExperimentRun
     from swarmstore.records.experiment import TrainingExperiment
-    from swarmstore.records.model import NeuralModelRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,40 +34,6 @@ log = logging.getLogger(__name__)
 class TrainingAPI(FacadeBase):
     # None until _attach_training: close() after a failed open detaches training too
     _integrations: weakref.WeakSet[NeuralServiceIntegration] | None = None
-
-    if TYPE_CHECKING:
-        # The rest of the training port, implemented by the manager and ExperimentsAPI.
-
-        def store_neural_model(
-            self, swarm_id: str, model: NeuralModelRecord | Mapping[str, Any]
-        ) -> NeuralModelRecord: ...
-
-        def get_neural_model(
-            self, swarm_id: str, model_id: str, version: str | None = None
-        ) -> NeuralModelRecord: ...
-
-        def delete_model_version(
-            self, swarm_id: str, model_id: str, version: str
-        ) -> dict[str, Any]: ...
-
-        def start_experiment(
-            self,
-            swarm_id: str,
-            experiment_id: str | None = None,
-            *,
-            name: str = "",
-            model_id: str | None = None,
-            agent_id: str = "",
-            datasets: Iterable[str] = (),
-            hyperparameters: Mapping[str, Any] | None = None,
-            tags: Iterable[str] = (),
-            flush_every: int = 1000,
-            resume: bool = False,
-        ) -> ExperimentRun: ...
-
-        def get_training_experiment(
-            self, swarm_id: str, experiment_id: str
-        ) -> TrainingExperiment: ...
 
     def _attach_training(self) -> None:
         """Called once at the end of the manager's ``__init__``."""
