@@ -74,7 +74,8 @@ def resolve_refs(
                 field="modelVersions",
             )
         model_id = common.pop()
-    governed = q.require_model(session, swarm_id, model_id)
+    # the row looked up above; require_model only raises its not-found error
+    governed = model(model_id) or q.require_model(session, swarm_id, model_id)
     missing = [r for r, f in matches.items() if model_id not in f]
     if missing:
         raise ModelNotFoundError(
