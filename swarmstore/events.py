@@ -9,6 +9,7 @@ SQL event log (``SwarmDatabaseManager.events_since``).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,55 @@ EVENT_NAMES = frozenset(
 
 Handler = Callable[[dict[str, Any]], object]
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _snake(key: str) -> str:
+    return _CAMEL_HUMP.sub(lambda m: "_" + m.group(1).lower(), key)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class Event(dict[str, Any]):
+    """An event payload that answers both spellings of its keys.
+
+    The payload is stored with snake_case keys (``swarm_id``, ``model_id``);
+    ``event["swarmId"]``, ``event.get("modelId")`` and ``"integrationId" in event``
+    read the same values under the seed's camelCase names. Iteration, ``len``,
+    equality and ``dict(event)`` see the stored keys only; ``camel()`` is the
+    payload with camelCase top-level keys (for JSON in the seed's shape).
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, key: object) -> Any:
+        if isinstance(key, str):
+            snake = _snake(key)
+            if snake != key and dict.__contains__(self, snake):
+                return dict.__getitem__(self, snake)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        return isinstance(key, str) and dict.__contains__(self, _snake(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def camel(self) -> dict[str, Any]:
+        """The payload with the seed's camelCase keys (``swarmId``, ``modelId``, ...)."""
+        return {_camel(k): v for k, v in self.items()}
+
+    def __repr__(self) -> str:
+        return f"Event({dict.__repr__(self)})"
+
 
 class EventBus:
     def __init__(self) -> None:
@@ -95,15 +145,16 @@ class EventBus:
         return unsubscribe
 
     def emit(self, name: str, event: dict[str, Any]) -> None:
-        """Call every subscriber; exceptions are logged, never raised."""
+        """Call every subscriber with its own ``Event`` copy (both key spellings);
+        exceptions are logged, never raised."""
         signal = self._signals.signal(name)
         for receiver in list(signal.receivers_for(self)):
             try:
-                receiver(self, event=dict(event))
+                receiver(self, event=Event(event))
             except Exception:
                 log.exception("subscriber of %r raised; the write it reports is committed", name)
         for handler in list(self._any):
             try:
-                handler(name, dict(event))
+                handler(name, Event(event))
             except Exception:
                 log.exception("internal listener raised after %r; the write is committed", name)

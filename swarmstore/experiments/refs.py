@@ -1,8 +1,9 @@
 """Check and resolve an experiment's references inside the write transaction.
 
 A dataset reference is ``"id"`` (the latest version at the time) or
-``"id/version"``; a checkpoint is a ``"version"`` of the experiment's model or
-``"model_id/version"``. Ids never contain ``/`` (``swarmstore.ids``), so the
+``"id/version"``; a checkpoint is a ``"version"`` of the experiment's model,
+``"model_id/version"`` or, as the registry takes it, ``"model_id_version"``
+(the seed's ``model_001_v1.0``). Ids never contain ``/`` (``swarmstore.ids``), so the
 forms cannot be confused. Every unknown reference is named in one error.
 """
 
@@ -65,6 +66,19 @@ def resolve_datasets(session: Session, swarm_id: str, refs: Sequence[str]) -> li
     return found
 
 
+def _readings(ref: str, model_id: str) -> list[tuple[str, str]]:
+    """(model, version) readings of a checkpoint reference without ``/``, first match wins:
+    a version of the experiment's model, then the registry's ``<modelId>_<version>``
+    (``model_001_v1.0``) of that model, then of any model."""
+    out = [(model_id, ref)]
+    if model_id and ref.startswith(model_id + "_"):
+        out.append((model_id, ref[len(model_id) + 1 :]))
+    for i, ch in enumerate(ref):
+        if ch == "_" and 0 < i < len(ref) - 1 and (ref[:i], ref[i + 1 :]) not in out:
+            out.append((ref[:i], ref[i + 1 :]))
+    return out
+
+
 def resolve_checkpoints(
     session: Session, swarm_id: str, model_id: str, refs: Sequence[str]
 ) -> list[CheckpointRef]:
@@ -72,16 +86,15 @@ def resolve_checkpoints(
     missing: list[str] = []
     for ref in refs:
         head, tail = split_ref("checkpoint", ref)
-        target_model, version = (head, tail) if tail is not None else (model_id, head)
-        if not target_model:
-            missing.append(ref)
-            continue
-        model = mq.find_model(session, swarm_id, target_model)
-        row = None if model is None else mq.find_version(session, model.pk, version)
-        if row is None:
-            missing.append(ref)
+        readings = [(head, tail)] if tail is not None else _readings(head, model_id)
+        for target_model, version in readings:
+            model = mq.find_model(session, swarm_id, target_model) if target_model else None
+            row = None if model is None else mq.find_version(session, model.pk, version)
+            if row is not None:
+                found.append(CheckpointRef(ref, row.pk, target_model, version))
+                break
         else:
-            found.append(CheckpointRef(ref, row.pk, target_model, version))
+            missing.append(ref)
     if missing:
         raise ModelNotFoundError(
             f"checkpoints name model versions that do not exist in swarm {swarm_id!r}"

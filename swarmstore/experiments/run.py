@@ -244,6 +244,14 @@ class ExperimentRun:
             if ref is not None:
                 self._checkpoints += 1
 
+    def set_model_id(self, model_id: str) -> None:
+        """Name the run's model when it opened without one (written at ``finish``);
+        a run that has a model id keeps it."""
+        with self._io, self._lock:
+            self._live()
+            if not self._record.model_id:
+                self._record = self._record.model_copy(update={"model_id": model_id})
+
     def set_resource_usage(self, usage: Mapping[str, Any]) -> None:
         """Totals written at ``finish`` (cpuHours, gpuHours, memoryPeak, storageUsed, ...)."""
         self._live()

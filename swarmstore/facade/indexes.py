@@ -11,6 +11,8 @@ committed). Every method that reads the indexes first drains that thread. Set
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from swarmstore.errors import IndexUnavailableError, InvalidRecordError, LineageNodeNotFoundError
@@ -22,6 +24,8 @@ from swarmstore.lineage import queries as lineage_sql
 from swarmstore.meta import lineage as ln
 
 log = logging.getLogger(__name__)
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 class IndexAPI(FacadeBase):
@@ -114,7 +118,7 @@ class IndexAPI(FacadeBase):
         self,
         swarm_id: str,
         model_id: str,
-        version: str | None = None,
+        version: str | Mapping[str, Any] | None = None,
         limit: int = 5,
         threshold: float = 0.8,
         architecture: str | None = None,
@@ -129,7 +133,23 @@ class IndexAPI(FacadeBase):
         ``min_accuracy`` filter candidates; ``relation`` keeps only
         ``"ancestor"``, ``"descendant"``, ``"lineage"`` (either) or
         ``"unrelated"`` versions. The target itself is never returned.
+
+        The seed's options object works in place of ``version``:
+        ``find_similar_models(s, id, {"limit": 5, "threshold": 0.8})`` (keys
+        camelCase or snake_case: ``version``, ``limit``, ``threshold``,
+        ``architecture``, ``minAccuracy``, ``relation``).
         """
+        if isinstance(version, Mapping):
+            opts = _search_options(
+                version,
+                {"version", "limit", "threshold", "architecture", "min_accuracy", "relation"},
+            )
+            version = _version_option(opts.pop("version", None))
+            limit = opts.pop("limit", limit)
+            threshold = opts.pop("threshold", threshold)
+            architecture = opts.pop("architecture", architecture)
+            min_accuracy = opts.pop("min_accuracy", min_accuracy)
+            relation = opts.pop("relation", relation)
         self._live()
         from swarmstore.index import similar
 
@@ -162,7 +182,7 @@ class IndexAPI(FacadeBase):
         self,
         swarm_id: str,
         dataset_id: str,
-        version: str | None = None,
+        version: str | Mapping[str, Any] | None = None,
         limit: int = 5,
         threshold: float = 0.8,
         data_type: str | None = None,
@@ -170,7 +190,18 @@ class IndexAPI(FacadeBase):
     ) -> list[Any]:
         """Dataset versions most like a dataset's version (latest when None), best
         first, as ``SimilarDataset`` with reasons (schema / size /
-        feature_statistics / labels / lineage)."""
+        feature_statistics / labels / lineage). Like ``find_similar_models``, an
+        options mapping works in place of ``version`` (``version``, ``limit``,
+        ``threshold``, ``dataType``, ``relation``)."""
+        if isinstance(version, Mapping):
+            opts = _search_options(
+                version, {"version", "limit", "threshold", "data_type", "relation"}
+            )
+            version = _version_option(opts.pop("version", None))
+            limit = opts.pop("limit", limit)
+            threshold = opts.pop("threshold", threshold)
+            data_type = opts.pop("data_type", data_type)
+            relation = opts.pop("relation", relation)
         self._live()
         from swarmstore.index import similar
 
@@ -216,6 +247,28 @@ class IndexAPI(FacadeBase):
             return problems
         except Exception as exc:  # a broken index is a finding, not a crash of check
             return [f"indexes could not be compared: {type(exc).__name__}: {exc}"]
+
+
+def _version_option(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidRecordError(f"version must be a string, not {type(value).__name__}")
+    return value
+
+
+def _search_options(options: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+    """The seed's options object of a similarity search, keys made snake_case;
+    ``InvalidRecordError`` names an unknown key."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        name = _CAMEL_HUMP.sub(lambda m: "_" + m.group(1).lower(), str(key))
+        if name not in known:
+            raise InvalidRecordError(
+                f"unknown similarity search option {key!r}; known: {sorted(known)}"
+            )
+        if name in out:
+            raise InvalidRecordError(f"similarity search option {key!r} given twice")
+        out[name] = value
+    return out
 
 
 def _graph_watermark(config: Any) -> str:

@@ -66,8 +66,11 @@ class TrainingAPI(FacadeBase):
         ``checkpointUnit`` ('epoch'/'step'), ``enableModelVersioning``,
         ``versionFormat``, ``incremental``, ``retention`` ({keepLast, keepBest,
         metric, mode, keepEvery}), ``resourceMonitoring``, ``asyncSave``,
-        ``maxPendingSaves``, ``modelId``, ``datasets``. Fires
-        ``neural_service_integrated``. Raises ``InvalidRecordError`` on bad options.
+        ``maxPendingSaves``, ``modelId`` (else given to ``on_training_start``
+        or the first ``on_model_save``), ``datasets``, ``incrementalLearning``
+        (the seed's flag: recorded, otherwise ignored). The integration has an
+        ``integration_id``; fires ``neural_service_integrated`` with it
+        (``integrationId``). Raises ``InvalidRecordError`` on bad options.
         """
         self._live()
         validate_id("swarm_id", swarm_id)
@@ -81,6 +84,7 @@ class TrainingAPI(FacadeBase):
             swarm_id,
             {
                 "agent_id": agent_id,
+                "integration_id": integration.integration_id,
                 "model_id": parsed.model_id,
                 "options": parsed.model_dump(mode="json", by_alias=True),
             },

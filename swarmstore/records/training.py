@@ -60,13 +60,24 @@ class IntegrationOptions(Record):
         description="str.format template; fields: epoch, step, index, experiment, model",
     )
     incremental: bool = Field(default=True, description="store deltas against the previous save")
+    incremental_learning: bool = Field(
+        default=False,
+        description=(
+            "the seed's flag, recorded with the integration's options and otherwise ignored: "
+            "a run continues a stored version through on_training_start(base_version=...) "
+            "or resume_from=..."
+        ),
+    )
     retention: RetentionOptions = Field(default_factory=RetentionOptions)
     resource_monitoring: bool = True
     async_save: bool = False
     max_pending_saves: int = Field(
         default=1, ge=1, description="saves queued or running per integration before a save waits"
     )
-    model_id: str | None = None
+    model_id: str | None = Field(
+        default=None,
+        description="the model trained; else given to on_training_start or the first on_model_save",
+    )
     model_name: str = ""
     architecture: str = ""
     experiment_name: str = ""

@@ -23,7 +23,9 @@ that was written.
 
 from __future__ import annotations
 
+import logging
 import math
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from swarmstore.experiments.run import ExperimentRun
     from swarmstore.records.experiment import ExperimentStatus
 
+log = logging.getLogger(__name__)
+
 
 class TrainingCallbacks:
     """The callbacks of one agent's training loop and the state they keep between calls;
@@ -55,8 +59,13 @@ class TrainingCallbacks:
         swarm_id: str,
         agent_id: str,
         options: IntegrationOptions,
+        integration_id: str | None = None,
     ) -> None:
         self._id = RunIdentity(validate_id("swarm_id", swarm_id), validate_id("agent_id", agent_id))
+        self.integration_id = validate_id(
+            "integration id", integration_id or f"integration_{secrets.token_hex(8)}"
+        )
+        self._skipped_without_model = False
         self.options = options
         self._store = store
         self._checkpoints = Checkpoints(store, self._id, options)
@@ -129,6 +138,11 @@ class TrainingCallbacks:
         checkpoint is a delta against it and names it as parent, instead of a
         full frame with no lineage. Raises ``ModelNotFoundError`` if it does
         not exist.
+
+        Without a model id here or in the options (the seed's options name
+        none), the run opens without one and the first ``on_model_save(...,
+        model_id=...)`` names it; auto-checkpoints before that are skipped
+        (logged once), the epochs are still recorded.
         """
         self._check_open()
         self._saver.raise_pending()
@@ -138,11 +152,12 @@ class TrainingCallbacks:
                 f"{self.experiment_id!r}); call on_training_complete first"
             )
         model_id = model_id or (resume_from.model_id if resume_from else None) or self.model_id
-        if model_id is None:
+        if model_id is None and base_version is not None:
             raise CallbackOrderError(
-                "on_training_start needs model_id= (or options.model_id) to know what it trains"
+                f"on_training_start got base_version={base_version!r} but no model_id= "
+                "(nor options.model_id): a base version belongs to a model"
             )
-        if base_version is not None:
+        if model_id is not None and base_version is not None:
             if resume_from is not None:
                 raise InvalidRecordError(
                     f"on_training_start got resume_from={resume_from.version!r} and "
@@ -150,7 +165,9 @@ class TrainingCallbacks:
                 )
             validate_id("version", base_version)
             self._store.require_model_version(self.swarm_id, model_id, base_version)
-        self._id.model_id = validate_id("model id", model_id)
+        if model_id is not None:
+            self._id.model_id = validate_id("model id", model_id)
+        self._skipped_without_model = False
         hp = {**self.options.hyperparameters, **dict(hyperparameters or {})}
         run_tags = [*self.options.tags, *tags]
         if resume_from is not None:
@@ -226,6 +243,7 @@ class TrainingCallbacks:
             and model is not None
             and step > 0
             and step % self.options.checkpoint_interval == 0
+            and self._knows_model()
         ):
             return self._checkpoint(
                 "auto",
@@ -289,6 +307,7 @@ class TrainingCallbacks:
             and self.options.checkpoint_unit == "epoch"
             and model is not None
             and (epoch + 1) % self.options.checkpoint_interval == 0
+            and self._knows_model()
         ):
             return self._checkpoint(
                 "auto",
@@ -313,14 +332,34 @@ class TrainingCallbacks:
         metrics: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
         extra_state: Mapping[str, Any] | None = None,
+        model_id: str | None = None,
     ) -> str:
-        """Store a version now, whatever the interval; retention never frees it."""
+        """Store a version now, whatever the interval; retention never frees it.
+
+        ``model_id`` names the model when neither the options nor
+        ``on_training_start`` did (the open run takes it too); it must match
+        the model id once there is one.
+        """
         self._check_open()
         self._saver.raise_pending()
-        if self.model_id is None:
-            raise CallbackOrderError("on_model_save before on_training_start: no model id yet")
+        if model_id is not None:
+            validate_id("model id", model_id)
+            if self.model_id is not None and model_id != self.model_id:
+                raise InvalidRecordError(
+                    f"on_model_save(model_id={model_id!r}) but this integration trains "
+                    f"{self.model_id!r}"
+                )
+        if self.model_id is None and model_id is None:
+            raise CallbackOrderError(
+                "on_model_save has no model id: pass model_id= (or give it to "
+                "on_training_start or options.modelId)"
+            )
         if version is not None:
             validate_id("version", version)
+        if self.model_id is None and model_id is not None:
+            self._id.model_id = model_id
+            if self._run is not None and self._phase == "running":
+                self._run.set_model_id(model_id)
         return self._checkpoint(
             "manual",
             model,
@@ -355,7 +394,7 @@ class TrainingCallbacks:
         failure: BaseException | None = None
         try:
             self._saver.raise_pending()
-            if model is not None and self.options.save_final:
+            if model is not None and self.options.save_final and self._knows_model():
                 final_version = self._checkpoint(
                     "final",
                     model,
@@ -410,6 +449,20 @@ class TrainingCallbacks:
                 + (" on_training_start" if self._phase == "idle" else "")
                 + f" (model {self.model_id!r})"
             )
+
+    def _knows_model(self) -> bool:
+        """Whether a checkpoint can be named; logs once per run when it cannot."""
+        if self.model_id is not None:
+            return True
+        if not self._skipped_without_model:
+            self._skipped_without_model = True
+            log.warning(
+                "integration %s (agent %r): no model id yet, so no checkpoint is stored; "
+                "give model_id to on_training_start or on_model_save",
+                self.integration_id,
+                self.agent_id,
+            )
+        return False
 
     def _running(self) -> ExperimentRun:
         """The open run (the phase is 'running')."""
