@@ -55,6 +55,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    with SwarmDatabaseManager.open(args.path, mode="rw") as db:
+        report = db.migrate()
+    verb = "migrated" if report.migrated else "already at"
+    found = f"{report.from_revision} -> " if report.migrated else ""
+    print(
+        f"{verb} schema {found}{report.to_revision} (format {report.format_version}): {args.path}"
+    )
+    return 0
+
+
 def _cmd_reindex(args: argparse.Namespace) -> int:
     with SwarmDatabaseManager.open(args.path) as db:
         report = db.reindex()
@@ -150,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", help="store directory")
     check.set_defaults(func=_cmd_check)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="upgrade an existing store's schema to this version's (db.migrate()); "
+        "run it before opening the store read-only with a newer swarmstore",
+    )
+    migrate.add_argument("path", help="store directory (or its swarmstore.toml)")
+    migrate.set_defaults(func=_cmd_migrate)
 
     reindex = sub.add_parser(
         "reindex", help="rebuild the lineage graph and vector index from SQL (db.reindex())"

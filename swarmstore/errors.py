@@ -265,6 +265,48 @@ class ExperimentFinishedError(SwarmStoreError, RuntimeError):
         self.swarm_id, self.experiment_id, self.status = swarm_id, experiment_id, status
 
 
+# -- opening a store ------------------------------------------------------------
+
+
+class StoreNotFoundError(SwarmStoreError, FileNotFoundError):
+    """``open`` in mode ``"rw"`` or ``"ro"`` (or the default, for a non-empty
+    directory) found no store there; nothing was created. ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.message, self.path = message, path
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror)
+        return self.message
+
+
+class ReadOnlyStoreError(SwarmStoreError, PermissionError):
+    """A write on a store opened with ``mode="ro"``; nothing was written."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "the store is open read-only"
+
+
+class StoreVersionError(SwarmStoreError):
+    """The store's schema or format is not the one this swarmstore reads: written
+    by a newer swarmstore (``store_revision`` unknown here, or ``store_format``
+    above ``known_format``), or older and opened ``"ro"`` (run
+    ``swarmstore migrate STORE``). Nothing was changed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        store_revision: str | None,
+        known_revision: str,
+        store_format: int | None = None,
+        known_format: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.store_revision, self.known_revision = store_revision, known_revision
+        self.store_format, self.known_format = store_format, known_format
+
+
 class BackendUnavailableError(SwarmStoreError, ConnectionError):
     """The metadata database or the object store cannot be reached or refused us.
 

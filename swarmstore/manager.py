@@ -8,6 +8,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,8 +17,8 @@ import torch
 
 from swarmstore.blobs import BlobStore
 from swarmstore.config import StoreConfig
-from swarmstore.errors import InvalidRecordError, StoreClosedError
-from swarmstore.events import EventBus, Handler
+from swarmstore.errors import InvalidRecordError, ReadOnlyStoreError, StoreClosedError
+from swarmstore.events import Event, EventBus, Handler
 from swarmstore.exit_hooks import before_pools_shut_down
 from swarmstore.facade.analytics import AnalyticsAPI
 from swarmstore.facade.datasets import DatasetsAPI
@@ -34,7 +35,7 @@ from swarmstore.models.service import ModelVersionService, parse_model_record
 from swarmstore.models.writer import WritePolicy
 from swarmstore.records.model import ModelVersionInfo, NeuralModelRecord
 from swarmstore.registry.queries import version_references
-from swarmstore.stores import open_parts
+from swarmstore.stores import MigrationReport, OpenMode, open_parts
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class SwarmDatabaseManager(
         self._models.deletion_guards.append(version_references)  # deployed/aliased/registered
         self._closed = False
         self._closing = False
+        self.mode: OpenMode = "ro" if meta.read_only else "rw"
         try:
             self._attach_datasets()
             self._attach_experiments()
@@ -108,26 +110,64 @@ class SwarmDatabaseManager(
 
     @classmethod
     def open(
-        cls, root_or_config: str | os.PathLike[str] | StoreConfig | None = None, **overrides: Any
+        cls,
+        root_or_config: str | os.PathLike[str] | StoreConfig | None = None,
+        *,
+        mode: OpenMode | None = None,
+        **overrides: Any,
     ) -> SwarmDatabaseManager:
-        """Create or open a store; upgrades its schema to this version's head.
+        """Open a store (or create one); ``mode`` says which.
 
         ``root_or_config``: a directory (the embedded default; one holding a
         ``swarmstore.toml`` opens what that file names), a ``.toml`` file, a
         ``StoreConfig``, or nothing with the config as keyword arguments
         (``metadata_url="postgresql+psycopg://…", blob_url="s3://bucket/prefix"``).
+
+        ``mode``:
+
+        - ``"create"``: make the store if there is none, else open it read-write.
+        - ``"rw"``: an existing store, read-write; a path holding no store raises
+          ``StoreNotFoundError`` and nothing is created.
+        - ``"ro"``: an existing store, read-only: never creates, never migrates,
+          takes no schema or writer lock and writes nothing (every write raises
+          ``ReadOnlyStoreError``); indexing is off (lineage answers from SQL);
+          it keeps reading while other processes write.
+        - ``None`` (default): ``"create"`` when the path does not exist or is an
+          empty directory (for PostgreSQL: its schema holds no store yet), else
+          ``"rw"`` -- so a non-empty directory that is not a store raises
+          ``StoreNotFoundError`` instead of becoming one.
+
+        ``"create"`` and ``"rw"`` upgrade an older schema to this version's head
+        (as ``migrate()`` / ``swarmstore migrate STORE`` do explicitly); a store
+        written by a newer swarmstore raises ``StoreVersionError`` in every mode.
         Safe from many processes at once, including the first open that
         creates the schema. An unreachable database or object store raises
         ``BackendUnavailableError`` naming which and why.
         """
         config = StoreConfig.coerce(root_or_config, **overrides)
-        meta, blobs = open_parts(config)
+        if mode == "ro" and config.indexing != "off":
+            config = replace(config, indexing="off")  # lineage answers from SQL
+        meta, blobs = open_parts(config, mode)
         try:
-            return cls(config, meta, blobs)
+            db = cls(config, meta, blobs)
         except BaseException:
             blobs.close()  # close() is idempotent on both: __init__ may have closed them
             meta.close()
             raise
+        return db
+
+    def migrate(self) -> MigrationReport:
+        """Bring the store's schema to this version's head (explicitly; ``open`` in
+        ``"create"``/``"rw"`` has already done so). Returns the revision found at
+        open and the one now. ``ReadOnlyStoreError`` on a read-only store."""
+        self._live()
+        found = self._meta.opened_revision
+        self._meta.ensure_schema()
+        return MigrationReport(
+            from_revision=found,
+            to_revision=self._meta.current_revision(),
+            format_version=self._meta.format_version(),
+        )
 
     def close(self) -> None:
         """Finish pending work (background saves, index passes), then release everything."""
@@ -170,11 +210,14 @@ class SwarmDatabaseManager(
         return self._events.on(name, handler)
 
     def events_since(self, seq: int = 0, *, limit: int = 1000) -> list[dict[str, Any]]:
-        """Committed events after ``seq`` (from any process), oldest first."""
+        """Committed events after ``seq`` (from any process), oldest first, as ``Event``
+        dicts that answer the seed's camelCase keys (``swarmId``) and snake_case ones."""
         self._live()
         with self._meta.read() as session:
             rows = events_since(session, seq, limit=limit)
-        return [{"seq": r.seq, "name": r.name, "created": r.created, **r.payload} for r in rows]
+        return [
+            Event({"seq": r.seq, "name": r.name, "created": r.created, **r.payload}) for r in rows
+        ]
 
     # -- models ------------------------------------------------------------
 
@@ -284,5 +327,7 @@ class SwarmDatabaseManager(
     def gc(self, *, grace_seconds: float | None = None) -> GcReport:
         """Delete unreferenced blobs older than the grace period (default from config)."""
         self._live()
+        if self.mode == "ro":
+            raise ReadOnlyStoreError(f"store {self.config.root} is open read-only (mode='ro')")
         grace = self.config.gc_grace_seconds if grace_seconds is None else grace_seconds
         return collect_garbage(self._meta, self._blobs, grace_seconds=grace)

@@ -7,9 +7,18 @@ from swarmstore.blobs.local import LocalBlobStore
 from swarmstore.config import StoreConfig, blob_scheme
 
 
-def open_blob_store(config: StoreConfig) -> BlobStore:
+def open_blob_store(config: StoreConfig, *, read_only: bool = False) -> BlobStore:
     """The config's blob store, probed: an unreachable object store raises
-    ``BackendUnavailableError`` here, within about ``connect_timeout_seconds``."""
+    ``BackendUnavailableError`` here, within about ``connect_timeout_seconds``.
+    ``read_only``: creates no directory, and every write raises ``ReadOnlyStoreError``."""
+    if read_only:
+        from swarmstore.blobs.wrappers import ReadOnlyBlobStore
+
+        return ReadOnlyBlobStore(_open(config, create=False))
+    return _open(config, create=True)
+
+
+def _open(config: StoreConfig, *, create: bool) -> BlobStore:
     if config.blob_url is not None and blob_scheme(config.blob_url) == "s3":
         from swarmstore.blobs.s3 import ObjectBlobStore
 
@@ -25,4 +34,6 @@ def open_blob_store(config: StoreConfig) -> BlobStore:
             store.close()
             raise
         return store
-    return LocalBlobStore(config.resolved_blob_path, durable=config.durability == "full")
+    return LocalBlobStore(
+        config.resolved_blob_path, durable=config.durability == "full", create=create
+    )

@@ -43,14 +43,15 @@ class LocalBlobStore(BlobStore):
     invisible to ``get``.
     """
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path, *, durable: bool = True, create: bool = True) -> None:
         self.root = Path(root)
         self.durable = durable
         # a durable put is renamed into place at flush
         self.capabilities = BlobCapabilities(
             ranged_reads=True, visible_before_flush=not durable, temporaries=True
         )
-        self.root.mkdir(parents=True, exist_ok=True)
+        if create:  # a read-only open makes no directory
+            self.root.mkdir(parents=True, exist_ok=True)
         self._pending: list[tuple[Path, Path, Future[None]]] = []
         self._pending_paths: set[Path] = set()
         self._lock = threading.Lock()
@@ -58,7 +59,8 @@ class LocalBlobStore(BlobStore):
         self._made_dirs: set[Path] = set()  # fan-out dirs known to exist (never removed)
         self._root_dirty = False  # a put made a fan-out dir whose name is not yet synced
         self._temp_names = itertools.count()
-        self._make_fan_out_dirs()
+        if create:
+            self._make_fan_out_dirs()
 
     def _make_fan_out_dirs(self) -> None:
         """All 256 ``ab/`` dirs once, when the store is new: a save then never

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from swarmstore.blobs.base import BlobInfo, BlobStore
+from swarmstore.errors import ReadOnlyStoreError
 
 T = TypeVar("T")
 
@@ -182,3 +183,29 @@ class LoggingBlobStore(WrappedBlobStore):
 
     def flush(self) -> None:
         self._call("flush", "-", self.inner.flush)
+
+
+class ReadOnlyBlobStore(WrappedBlobStore):
+    """Reads pass through; every write raises ``ReadOnlyStoreError`` (a store
+    opened with ``mode="ro"``), so a refused save leaves no blob behind."""
+
+    def _refuse(self) -> ReadOnlyStoreError:
+        return ReadOnlyStoreError("the store is open read-only (mode='ro'): blobs are not written")
+
+    def put(self, key: str, data: bytes | memoryview) -> bool:
+        raise self._refuse()
+
+    def delete(self, key: str) -> None:
+        raise self._refuse()
+
+    def delete_if_older(self, key: str, cutoff: float) -> int:
+        raise self._refuse()
+
+    def list_temporaries(self) -> Iterator[BlobInfo]:
+        return self.inner.list_temporaries()
+
+    def delete_temporary(self, name: str) -> None:
+        raise self._refuse()
+
+    def delete_stale_touches(self, cutoff: float) -> int:
+        raise self._refuse()

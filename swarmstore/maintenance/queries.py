@@ -66,10 +66,17 @@ def inline_frames(session: Session) -> Iterator[tuple[str, bytes]]:
 
 # -- copy --------------------------------------------------------------------------
 
+# what every store writes about itself at creation (its format): not data to copy
+_STORE_OWN = frozenset({"store_format"})
+
+
+def _data_tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if t.name not in _STORE_OWN]
+
 
 def first_nonempty_table(session: Session) -> str | None:
     """The name of the first table (in foreign-key order) that holds rows, if any."""
-    for table in Base.metadata.sorted_tables:
+    for table in _data_tables():
         if session.execute(select(func.count()).select_from(table)).scalar_one():
             return table.name
     return None
@@ -79,7 +86,7 @@ def copy_rows(src: MetaStore, dst: MetaStore) -> dict[str, int]:
     """Copy every table's rows from ``src`` into ``dst`` in one destination transaction,
     in foreign-key order with their primary keys kept; then move PostgreSQL's id
     sequences past the copied keys. Returns the rows copied per table."""
-    tables = Base.metadata.sorted_tables
+    tables = _data_tables()
     counts: dict[str, int] = {}
     with (
         src.engine.connect() as reader,

@@ -31,10 +31,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from swarmstore.errors import BackendUnavailableError, SwarmStoreError
+from swarmstore.errors import (
+    BackendUnavailableError,
+    ReadOnlyStoreError,
+    StoreVersionError,
+    SwarmStoreError,
+)
 from swarmstore.filelock import file_lock
 from swarmstore.meta import schema as _schema  # noqa: F401  (registers every table)
-from swarmstore.meta.migrate import HEAD_REVISION, upgrade_to_head
+from swarmstore.meta.migrate import HEAD_REVISION, STORE_FORMAT, check_known, upgrade_to_head
 from swarmstore.meta.unit import Emitter, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -79,8 +84,22 @@ def redacted(url: str) -> str:
         return url.split("@")[-1]
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file a SQLite URL names; None for a server or an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 class MetaStore:
-    """Owns the engine; hands out read and write sessions (one per unit of work)."""
+    """Owns the engine; hands out read and write sessions (one per unit of work).
+
+    ``read_only``: every write (``write``, ``unit_of_work``, ``ensure_schema``)
+    raises ``ReadOnlyStoreError`` before touching the database; reads take no lock.
+    """
 
     def __init__(
         self,
@@ -90,8 +109,11 @@ class MetaStore:
         lock_timeout: float,
         durable: bool,
         connect_timeout: float = 10.0,
+        read_only: bool = False,
     ) -> None:
         self.url = url
+        self.read_only = read_only
+        self.opened_revision: str | None = None  # the schema revision found at open
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self._lock_path = lock_path
@@ -135,10 +157,71 @@ class MetaStore:
     def ensure_schema(self) -> None:
         """Bring the schema to head; safe when many processes open at once.
 
-        Raises ``BackendUnavailableError`` when the database cannot be reached.
+        Raises ``BackendUnavailableError`` when the database cannot be reached,
+        ``StoreVersionError`` when the store was written by a newer swarmstore
+        (an unknown revision, or a newer format).
         """
-        if self.current_revision() == HEAD_REVISION:
+        self._refuse_write()
+        current = self.current_revision()
+        self.opened_revision = current
+        check_known(current)
+        if current == HEAD_REVISION:
+            self.check_format()
             return
+        self._upgrade()
+        self.check_format()
+
+    def check_readable(self) -> str | None:
+        """For a read-only open: the revision (None when there is no store), and
+        ``StoreVersionError`` unless the schema is at this swarmstore's head and
+        the format one it reads. Takes no lock and writes nothing."""
+        current = self.current_revision()
+        self.opened_revision = current
+        if current is None:
+            return None
+        check_known(current)
+        if current != HEAD_REVISION:
+            raise StoreVersionError(
+                f"store schema is at revision {current!r}, older than this swarmstore's "
+                f"{HEAD_REVISION!r}; a read-only open never migrates: run "
+                "`swarmstore migrate STORE` (or open it in mode 'rw') first",
+                store_revision=current,
+                known_revision=HEAD_REVISION,
+            )
+        self.check_format()
+        return current
+
+    def format_version(self) -> int | None:
+        """The on-disk format the store records (None before revision 0007)."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("store_format"):
+                conn.rollback()
+                return None
+            row = conn.execute(
+                text("SELECT value FROM store_format WHERE name = 'format_version'")
+            ).first()
+            conn.rollback()
+        return int(row[0]) if row else None
+
+    def check_format(self) -> None:
+        """``StoreVersionError`` when the store's format is newer than this swarmstore reads."""
+        found = self.format_version()
+        if found is not None and found > STORE_FORMAT:
+            raise StoreVersionError(
+                f"store format is {found}, this swarmstore reads up to format "
+                f"{STORE_FORMAT} (schema {HEAD_REVISION!r}): it was written by a newer "
+                "swarmstore; open it with that version",
+                store_revision=self.current_revision(),
+                known_revision=HEAD_REVISION,
+                store_format=found,
+                known_format=STORE_FORMAT,
+            )
+
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"store {redacted(self.url)} is open read-only (mode='ro')")
+
+    def _upgrade(self) -> None:
         if self.is_sqlite:
             with file_lock(self._lock_path, timeout=self._lock_timeout):
                 self._upgrade_locked()
@@ -191,11 +274,13 @@ class MetaStore:
         advisory transaction lock), so a unit of work may read, decide and
         write without losing a concurrent update.
         """
+        self._refuse_write()
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def unit_of_work(self, bus: Emitter) -> AbstractContextManager[UnitOfWork]:
         """A write transaction whose ``publish``ed events are emitted on ``bus`` after commit."""
+        self._refuse_write()
         return unit_of_work(self, bus)
 
     def close(self) -> None:
@@ -208,6 +293,8 @@ def _reason(exc: DBAPIError) -> str:
 
 
 def schema_error(current: str | None) -> SwarmStoreError:
-    return SwarmStoreError(
-        f"store schema is at revision {current!r}, this swarmstore knows up to {HEAD_REVISION!r}"
+    return StoreVersionError(
+        f"store schema is at revision {current!r}, this swarmstore knows up to {HEAD_REVISION!r}",
+        store_revision=current,
+        known_revision=HEAD_REVISION,
     )

@@ -161,6 +161,18 @@ class InlineFrameRow(Base):
     frame: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class StoreFormatRow(Base):
+    """What the store records about its own on-disk format: the row
+    ``format_version`` holds the swarmstore format it was written in
+    (``swarmstore.meta.migrate.STORE_FORMAT``). The schema version is
+    Alembic's ``alembic_version``."""
+
+    __tablename__ = "store_format"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class EventRow(Base):
     """Append-only log of committed events; another process replays it by seq."""
 

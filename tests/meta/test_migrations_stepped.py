@@ -14,6 +14,8 @@ skipping a table it should copy.
 What a downgrade loses, per revision (nothing else: no revision alters a
 column, so every table that survives a step keeps every row and value):
 
+- 0007 → 0006: ``store_format`` (the store's on-disk format version) is
+  dropped with its rows.
 - 0006 → 0005: ``inline_frames`` (small chunk frames kept in SQL instead of
   blob files) is dropped with its rows.
 - 0005 → 0004: ``metric_blocks`` is dropped; histories fall back to the
